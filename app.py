@@ -1,0 +1,248 @@
+"""The composition root and HTTP host.
+
+`create_app(settings)` builds every piece from one Settings object and returns the
+aiohttp application; `python app.py` serves it with settings from the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiohttp import web
+from botbuilder.core import ConversationState, UserState, serializer_helper
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+)
+from botbuilder.schema import Activity
+from msrest.exceptions import DeserializationError
+
+from bots.customer_service_bot import CustomerServiceBot
+from bots.turn_errors import turn_error_handler
+from config import ConfigError, Settings, load_settings
+from dialogs.clock import Clock, system_clock
+from dialogs.main_dialog import MainDialog
+from dialogs.order_status_dialog import OrderStatusDialog
+from nlu.recognizer import RuleRecognizer
+from services.demo_orders import DemoOrderService
+from services.http_orders import HttpOrderService
+from services.orders import OrderService
+from state.bot_storage import BotStorage
+from state.customer_context import CustomerContextAccessor
+from state.documents import DocumentStore, StorageError
+from state.memory_store import MemoryDocumentStore
+from state.sqlite_store import SqliteDocumentStore
+
+log = logging.getLogger("bot")
+
+# Activities are small; anything larger is not a channel talking to us.
+MAX_ACTIVITY_BYTES = 256 * 1024
+HEALTH_CHECK_TIMEOUT = 2.0
+
+
+class Resource(Protocol):
+    """Something opened with the app and closed with it (a client, a file)."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class BotParts:
+    bot: CustomerServiceBot
+    conversation_state: ConversationState
+    user_state: UserState
+    documents: DocumentStore
+    orders: OrderService
+    resources: list[Resource] = field(default_factory=list)
+
+
+BOT_PARTS = web.AppKey("bot_parts", BotParts)
+ADAPTER = web.AppKey("adapter", CloudAdapter)
+
+
+def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
+    """Everything a turn needs, without the HTTP host (the dialog tests use this too)."""
+    documents = _document_store(settings)
+    storage = BotStorage(documents)
+    conversation_state = ConversationState(storage)
+    user_state = UserState(storage)
+    customer_contexts = CustomerContextAccessor(user_state)
+
+    orders: OrderService
+    resources: list[Resource] = [documents]
+    if settings.ORDER_API_URL is None:
+        orders = DemoOrderService(clock)
+    else:
+        api_key = settings.ORDER_API_KEY.get_secret_value() if settings.ORDER_API_KEY else None
+        orders = HttpOrderService(str(settings.ORDER_API_URL), api_key)
+        resources.append(orders)
+
+    dialog = MainDialog(
+        RuleRecognizer(),
+        OrderStatusDialog(orders, customer_contexts, clock),
+        customer_contexts,
+        clock,
+    )
+    bot = CustomerServiceBot(conversation_state, user_state, dialog)
+    return BotParts(bot, conversation_state, user_state, documents, orders, resources)
+
+
+def _document_store(settings: Settings) -> DocumentStore:
+    if settings.STORAGE == "memory":
+        return MemoryDocumentStore()
+    return SqliteDocumentStore(settings.DATA_DIR)
+
+
+def create_app(settings: Settings, clock: Clock = system_clock) -> web.Application:
+    parts = build_bot(settings, clock)
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(settings))
+    adapter.on_turn_error = turn_error_handler(parts.conversation_state)
+
+    app = web.Application(client_max_size=MAX_ACTIVITY_BYTES, middlewares=[_json_errors])
+    app[BOT_PARTS] = parts
+    app[ADAPTER] = adapter
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    app.cleanup_ctx.append(_opened(parts.resources))
+    return app
+
+
+def _opened(resources: list[Resource]) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+        opened: list[Resource] = []
+        try:
+            for resource in resources:
+                await resource.open()
+                opened.append(resource)
+            yield
+        finally:
+            for resource in reversed(opened):
+                await resource.close()
+
+    return lifetime
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    """POST /api/messages: one activity from a channel. Bad requests never reach the bot."""
+    if request.content_type != "application/json":
+        return _error(415, "Content-Type must be application/json")
+    if request.content_length is not None and request.content_length > MAX_ACTIVITY_BYTES:
+        return _error(413, f"an activity may be at most {MAX_ACTIVITY_BYTES} bytes")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, f"an activity may be at most {MAX_ACTIVITY_BYTES} bytes")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "the body is not JSON")
+    problem = _activity_problem(payload)
+    if problem:
+        return _error(400, problem)
+    try:
+        activity = Activity.deserialize(payload)
+    except (DeserializationError, ValueError, TypeError, AttributeError):
+        return _error(400, "the body is not a Bot Framework activity")
+
+    parts = request.app[BOT_PARTS]
+    try:
+        invoke_response = await request.app[ADAPTER].process_activity(
+            request.headers.get("Authorization", ""), activity, parts.bot.on_turn
+        )
+    except PermissionError:
+        return _error(401, "the request is not authorized for this bot")
+    if invoke_response:
+        return web.json_response(
+            serializer_helper(invoke_response.body), status=invoke_response.status
+        )
+    return web.Response(status=201)
+
+
+def _activity_problem(payload: object) -> str | None:
+    if not isinstance(payload, dict):
+        return "the body must be a JSON object (an activity)"
+    if not isinstance(payload.get("type"), str) or not payload["type"]:
+        return "the activity has no type"
+    conversation = payload.get("conversation")
+    if not isinstance(conversation, dict) or not conversation.get("id"):
+        return "the activity has no conversation.id"
+    if not isinstance(payload.get("serviceUrl"), str) or not payload["serviceUrl"]:
+        return "the activity has no serviceUrl"
+    return None
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: 200 when a turn can be served, 503 naming the part that cannot."""
+    try:
+        await asyncio.wait_for(request.app[BOT_PARTS].documents.check(), HEALTH_CHECK_TIMEOUT)
+    except (StorageError, TimeoutError) as error:
+        log.warning("health check: storage unreachable: %s", error)
+        return web.json_response({"status": "unavailable", "storage": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "storage": "ok"})
+
+
+@web.middleware
+async def _json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every error answer is short JSON; an unexpected error is logged, never shown."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return _error(error.status, error.reason)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error(500, "internal error")
+
+
+def main() -> None:
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"Cannot start: {error}", file=sys.stderr)
+        sys.exit(2)
+    logging.basicConfig(
+        level=settings.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    host = "localhost" if settings.HOST in ("127.0.0.1", "::1") else settings.HOST
+    endpoint = f"http://{host}:{settings.PORT}/api/messages"
+
+    def announce(_: str) -> None:
+        print(
+            f"The bot is listening at {endpoint}\n"
+            f"  Talk to it:  make chat   (in another terminal)\n"
+            f"  or open the Bot Framework Emulator and connect to {endpoint}\n"
+            f"  (no app id or password while MicrosoftAppId is empty)\n"
+            f"Stop with Ctrl+C.",
+            flush=True,
+        )
+
+    try:
+        web.run_app(create_app(settings), host=settings.HOST, port=settings.PORT, print=announce)
+    except StorageError as error:
+        print(f"Cannot start: state storage: {error} (check STORAGE and DATA_DIR)", file=sys.stderr)
+        sys.exit(1)
+    except OSError as error:
+        print(
+            f"Cannot start on {settings.HOST}:{settings.PORT}: {error} (set PORT or HOST)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

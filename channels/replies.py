@@ -1,0 +1,109 @@
+"""What the bot says: channel-neutral replies (text and the choices offered).
+
+Plain Python. Dialogs pick a reply; rendering it for a channel happens at the edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.orders import ORDER_NUMBER_MAX_DIGITS, ORDER_NUMBER_MIN_DIGITS, Order
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    choices: tuple[str, ...] = field(default=())
+
+
+ASK_ABOUT_ORDER = "Where is my order?"
+ASK_FOR_HELP = "Help"
+ASK_FOR_PERSON = "Talk to a person"
+_MAIN_CHOICES = (ASK_ABOUT_ORDER, ASK_FOR_HELP, ASK_FOR_PERSON)
+
+WELCOME = Reply(
+    "Hi, I'm the customer service assistant. I can tell you where your order is, "
+    'explain what I can do (type "help"), or put you in touch with a person (type "agent").',
+    _MAIN_CHOICES,
+)
+HELP = Reply(
+    "Here is what I can do:\n"
+    '- Order status: ask "Where is my order?" or send your order number.\n'
+    '- A person: type "agent" and I will pass you to our team.\n'
+    '- Start over: type "cancel" at any time.',
+    _MAIN_CHOICES,
+)
+NOT_UNDERSTOOD = Reply(
+    "Sorry, I didn't catch that. I can check an order's status or put you in touch with a person.",
+    _MAIN_CHOICES,
+)
+CANCELLED = Reply("Okay, I've stopped that. What else can I do for you?", _MAIN_CHOICES)
+NOTHING_TO_CANCEL = Reply("There's nothing to cancel. What can I do for you?", _MAIN_CHOICES)
+PERSON_REQUESTED = Reply(
+    "I've let our team know you'd like to talk to a person, and someone will get back to "
+    "you here. Meanwhile I can still check an order for you."
+)
+NO_TEXT = Reply(
+    "I can only read typed messages for now. Type your order number, "
+    '"help", or "agent" to talk to a person.'
+)
+TURN_FAILED = Reply("Sorry, something went wrong on my side. Please send your message again.")
+
+ASK_ORDER_NUMBER = Reply("Can you provide your order number?")
+ORDER_NUMBER_FORMAT = Reply(
+    f"That doesn't look like an order number: it has {ORDER_NUMBER_MIN_DIGITS} to "
+    f"{ORDER_NUMBER_MAX_DIGITS} digits, for example 123456 or #123-456. "
+    "What is your order number?"
+)
+OFFER_PERSON_AFTER_TRIES = Reply(
+    "I still can't find an order number in that. Would you like to talk to a person instead?"
+)
+NOT_TRYING_AGAIN = Reply(
+    'No problem. Ask "Where is my order?" whenever you have the number at hand.',
+    _MAIN_CHOICES,
+)
+ORDER_SYSTEM_DOWN = Reply(
+    "Sorry, I can't reach our order system right now. Please try again in a few minutes, "
+    'or type "agent" to talk to a person.'
+)
+
+
+def offer_recent_order(order_number: str) -> Reply:
+    return Reply(f"Is this about order {order_number}?")
+
+
+def order_not_found(order_number: str) -> Reply:
+    return Reply(
+        f"I couldn't find an order with the number {order_number}. "
+        "Would you like to try another number?"
+    )
+
+
+def order_status(order: Order, now: datetime) -> Reply:
+    """ "Your order 123456 is out for delivery and expected by 6 PM today." """
+    status = order.status.rstrip(" .")
+    if order.eta is None:
+        return Reply(f"Your order {order.order_number} is {status}.")
+    return Reply(f"Your order {order.order_number} is {status} and {describe_eta(order.eta, now)}.")
+
+
+def describe_eta(eta: datetime, now: datetime) -> str:
+    """The ETA in words, in the customer's time zone (the one `now` carries)."""
+    local = eta.astimezone(now.tzinfo)
+    hour = local.strftime("%I").lstrip("0")
+    clock = f"{hour} {local:%p}" if local.minute == 0 else f"{hour}:{local:%M %p}"
+    days = (local.date() - now.date()).days
+    if days == 0:
+        when = f"{clock} today"
+    elif days == 1:
+        when = f"{clock} tomorrow"
+    elif days == -1:
+        when = f"{clock} yesterday"
+    elif 1 < days < 7:
+        when = f"{clock} on {local:%A}"
+    elif local.year == now.year:
+        when = f"{clock} on {local:%A} {local.day} {local:%B}"
+    else:
+        when = f"{clock} on {local:%A} {local.day} {local:%B} {local.year}"
+    return f"was expected by {when}" if local < now else f"expected by {when}"

@@ -1,0 +1,148 @@
+"""Settings: every setting the bot reads, named once, here.
+
+Values come from the environment and an optional `.env` file. The names are the
+ones an operator sets (App Service application settings, `.env`), so the same
+name is used in code, templates and docs. Bad values stop the process at start
+with a message that names the variable to set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
+
+
+class ConfigError(Exception):
+    """The configuration cannot run; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    PORT: int = Field(3978, ge=1, le=65535)
+    HOST: str = "127.0.0.1"
+
+    # Bot Framework authentication. An empty app id turns auth off (local runs, Emulator).
+    MicrosoftAppId: str = ""
+    MicrosoftAppPassword: SecretStr = SecretStr("")
+    MicrosoftAppType: str = "MultiTenant"
+    MicrosoftAppTenantId: str = ""
+
+    STORAGE: Literal["sqlite", "memory"] = "sqlite"
+    DATA_DIR: Path = Path("./data")
+
+    ORDER_API_URL: AnyHttpUrl | None = None
+    ORDER_API_KEY: SecretStr | None = None
+
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("MicrosoftAppType")
+    @classmethod
+    def _known_app_type(cls, value: str) -> str:
+        # botbuilder compares case-insensitively; keep the canonical spelling.
+        for app_type in APP_TYPES:
+            if value.strip().lower() == app_type.lower():
+                return app_type
+        raise ValueError(f"must be one of {', '.join(APP_TYPES)}")
+
+    @field_validator("ORDER_API_URL", "ORDER_API_KEY", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _auth_is_complete(self) -> Settings:
+        needs: list[str] = []
+        password = self.MicrosoftAppPassword.get_secret_value()
+        if self.MicrosoftAppType == "SingleTenant":
+            needs = [
+                n
+                for n, v in (
+                    ("MicrosoftAppId", self.MicrosoftAppId),
+                    ("MicrosoftAppPassword", password),
+                    ("MicrosoftAppTenantId", self.MicrosoftAppTenantId),
+                )
+                if not v
+            ]
+        elif self.MicrosoftAppType == "UserAssignedMSI":
+            needs = [
+                n
+                for n, v in (
+                    ("MicrosoftAppId", self.MicrosoftAppId),
+                    ("MicrosoftAppTenantId", self.MicrosoftAppTenantId),
+                )
+                if not v
+            ]
+        elif self.MicrosoftAppId and not password:
+            needs = ["MicrosoftAppPassword"]
+        elif password and not self.MicrosoftAppId:
+            needs = ["MicrosoftAppId"]
+        if needs:
+            raise ValueError(
+                f"set {' and '.join(needs)}: MicrosoftAppType={self.MicrosoftAppType} "
+                f"with MicrosoftAppId={self.MicrosoftAppId or '(empty)'} needs it"
+            )
+        return self
+
+    # The attribute names botbuilder's ConfigurationBotFrameworkAuthentication reads.
+    @property
+    def APP_ID(self) -> str:
+        return self.MicrosoftAppId
+
+    @property
+    def APP_PASSWORD(self) -> str:
+        return self.MicrosoftAppPassword.get_secret_value()
+
+    @property
+    def APP_TYPE(self) -> str:
+        return self.MicrosoftAppType
+
+    @property
+    def APP_TENANTID(self) -> str:
+        return self.MicrosoftAppTenantId
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.MicrosoftAppId)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> Settings:
+        """Settings from these values only (no environment, no `.env`): for tests and tools."""
+        try:
+            return cls.model_validate(dict(values))
+        except ValidationError as error:
+            raise ConfigError(_describe(error)) from None
+
+
+def load_settings(env_file: str | Path | None = ".env") -> Settings:
+    """Settings from the environment and `env_file`; raises ConfigError naming what to set."""
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}" if name else message)
+    return "Invalid configuration: " + "; ".join(problems)

@@ -1,0 +1,22 @@
+"""A customer asks for a person: acknowledged and recorded in their context.
+
+The hand-off to an agent desk itself is a later step; the record is what it will read.
+"""
+
+from __future__ import annotations
+
+from botbuilder.core import TurnContext
+
+from channels.replies import PERSON_REQUESTED
+from dialogs.clock import Clock
+from dialogs.reply_activity import reply_activity
+from state.customer_context import CustomerContextAccessor
+
+
+async def request_person(
+    turn_context: TurnContext, customer_contexts: CustomerContextAccessor, clock: Clock
+) -> None:
+    context = await customer_contexts.get(turn_context)
+    context.handoff_requested_at = clock()
+    await customer_contexts.set(turn_context, context)
+    await turn_context.send_activity(reply_activity(PERSON_REQUESTED))

@@ -1,0 +1,159 @@
+"""Where is my order? Find the order number, look it up, answer with status and ETA."""
+
+from __future__ import annotations
+
+from botbuilder.dialogs import (
+    ComponentDialog,
+    DialogTurnResult,
+    WaterfallDialog,
+    WaterfallStepContext,
+)
+from botbuilder.dialogs.prompts import (
+    ConfirmPrompt,
+    PromptOptions,
+    PromptValidatorContext,
+    TextPrompt,
+)
+from botbuilder.schema import Activity, ActivityTypes
+
+from channels import replies
+from dialogs.clock import Clock, customer_now
+from dialogs.handoff import request_person
+from dialogs.reply_activity import reply_activity
+from services.orders import OrderNotFound, OrderService, OrderServiceUnavailable, find_order_number
+from state.customer_context import CustomerContextAccessor
+
+# After this many answers without an order number, offer a person instead of asking again.
+MAX_ORDER_NUMBER_TRIES = 3
+
+# Options a caller may pass: an order number already known, or not to offer the recent one.
+ORDER_NUMBER = "orderNumber"
+SKIP_RECENT_ORDER = "skipRecentOrder"
+
+_ORDER_NUMBER_PROMPT = "OrderStatusDialog.orderNumber"
+_YES_OR_ORDER_NUMBER_PROMPT = "OrderStatusDialog.yesOrOrderNumber"
+_YES_NO_PROMPT = "OrderStatusDialog.yesNo"
+_RECENT, _OFFERED = "recentOrder", "offered"
+_OFFERED_PERSON, _OFFERED_RETRY = "person", "retry"
+
+
+class OrderStatusDialog(ComponentDialog):
+    def __init__(
+        self,
+        orders: OrderService,
+        customer_contexts: CustomerContextAccessor,
+        clock: Clock,
+    ) -> None:
+        super().__init__(OrderStatusDialog.__name__)
+        self._orders = orders
+        self._customer_contexts = customer_contexts
+        self._clock = clock
+
+        self.add_dialog(
+            WaterfallDialog(
+                WaterfallDialog.__name__,
+                [
+                    self.offer_recent_order_step,
+                    self.ask_order_number_step,
+                    self.look_up_step,
+                    self.follow_up_step,
+                ],
+            )
+        )
+        self.add_dialog(TextPrompt(_ORDER_NUMBER_PROMPT, self.order_number_validator))
+        self.add_dialog(
+            ConfirmPrompt(
+                _YES_OR_ORDER_NUMBER_PROMPT, self.yes_no_or_order_number_validator, "en-us"
+            )
+        )
+        self.add_dialog(ConfirmPrompt(_YES_NO_PROMPT, default_locale="en-us"))
+        self.initial_dialog_id = WaterfallDialog.__name__
+
+    async def offer_recent_order_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        options = step.options or {}
+        if options.get(ORDER_NUMBER):
+            return await step.next(options[ORDER_NUMBER])
+        if not options.get(SKIP_RECENT_ORDER):
+            context = await self._customer_contexts.get(step.context)
+            recent = context.recent_order_number(self._clock())
+            if recent:
+                step.values[_RECENT] = recent
+                return await step.prompt(
+                    _YES_OR_ORDER_NUMBER_PROMPT, _prompt(replies.offer_recent_order(recent))
+                )
+        return await step.next(None)
+
+    async def ask_order_number_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        if isinstance(step.result, str):
+            return await step.next(step.result)
+        if _RECENT in step.values:
+            # "No, it's 654321" answers the offer with another number.
+            written = find_order_number(step.context.activity.text or "")
+            if written or step.result is True:
+                return await step.next(written or step.values[_RECENT])
+        return await step.prompt(
+            _ORDER_NUMBER_PROMPT,
+            _prompt(replies.ASK_ORDER_NUMBER, retry=replies.ORDER_NUMBER_FORMAT),
+        )
+
+    async def look_up_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        order_number = find_order_number(step.result or "")
+        if order_number is None:
+            step.values[_OFFERED] = _OFFERED_PERSON
+            return await step.prompt(_YES_NO_PROMPT, _prompt(replies.OFFER_PERSON_AFTER_TRIES))
+
+        await step.context.send_activity(Activity(type=ActivityTypes.typing))
+        try:
+            order = await self._orders.get_order(order_number)
+        except OrderNotFound:
+            step.values[_OFFERED] = _OFFERED_RETRY
+            return await step.prompt(
+                _YES_OR_ORDER_NUMBER_PROMPT, _prompt(replies.order_not_found(order_number))
+            )
+        except OrderServiceUnavailable:
+            await step.context.send_activity(reply_activity(replies.ORDER_SYSTEM_DOWN))
+            return await step.end_dialog()
+
+        context = await self._customer_contexts.get(step.context)
+        context.last_order_number = order_number
+        context.last_order_at = self._clock()
+        await self._customer_contexts.set(step.context, context)
+        now = customer_now(step.context.activity, self._clock)
+        await step.context.send_activity(reply_activity(replies.order_status(order, now)))
+        return await step.end_dialog()
+
+    async def follow_up_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        offered = step.values.get(_OFFERED)
+        if offered == _OFFERED_RETRY:
+            written = find_order_number(step.context.activity.text or "")
+            if written:
+                return await step.replace_dialog(WaterfallDialog.__name__, {ORDER_NUMBER: written})
+            if step.result is True:
+                return await step.replace_dialog(
+                    WaterfallDialog.__name__, {SKIP_RECENT_ORDER: True}
+                )
+        elif offered == _OFFERED_PERSON and step.result is True:
+            await request_person(step.context, self._customer_contexts, self._clock)
+            return await step.end_dialog()
+        await step.context.send_activity(reply_activity(replies.NOT_TRYING_AGAIN))
+        return await step.end_dialog()
+
+    @staticmethod
+    async def order_number_validator(prompt: PromptValidatorContext) -> bool:
+        if prompt.recognized.succeeded and find_order_number(prompt.recognized.value):
+            return True
+        # number_of_attempts counts the failed answers before this one.
+        return prompt.options.number_of_attempts + 1 >= MAX_ORDER_NUMBER_TRIES
+
+    @staticmethod
+    async def yes_no_or_order_number_validator(prompt: PromptValidatorContext) -> bool:
+        return prompt.recognized.succeeded or bool(
+            find_order_number(prompt.context.activity.text or "")
+        )
+
+
+def _prompt(reply: replies.Reply, retry: replies.Reply | None = None) -> PromptOptions:
+    return PromptOptions(
+        prompt=reply_activity(reply),
+        retry_prompt=reply_activity(retry) if retry else None,
+    )

@@ -1,0 +1,146 @@
+"""Documents in an SQLite file: the embedded default (STORAGE=sqlite, in DATA_DIR).
+
+Survives a restart and needs no server. Every operation is one function run on
+the store's own thread, so the event loop never waits on the disk and one
+coroutine's transaction is never interleaved with another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from state.documents import DocumentWrite, EtagConflict, StorageUnavailable, StoredDocument
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    key         TEXT PRIMARY KEY,
+    etag        TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+)
+"""
+
+
+class SqliteDocumentStore:
+    FILE_NAME = "bot-state.sqlite3"
+
+    def __init__(self, data_dir: Path, *, timeout: float = 5.0) -> None:
+        self.path = Path(data_dir) / self.FILE_NAME
+        self._timeout = timeout
+        self._executor: ThreadPoolExecutor | None = None
+        self._connection: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-state")
+        await self._run(self._connect)
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        if self._connection is not None:
+            await self._run(self._connection.close)
+            self._connection = None
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    async def read(self, keys: Iterable[str]) -> dict[str, StoredDocument]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        return await self._run(self._read, keys)
+
+    async def write(self, writes: Mapping[str, DocumentWrite]) -> dict[str, str]:
+        if not writes:
+            return {}
+        return await self._run(self._write, dict(writes))
+
+    async def delete(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if keys:
+            await self._run(self._delete, keys)
+
+    async def check(self) -> None:
+        await self._run(lambda: self._db.execute("SELECT key FROM documents LIMIT 1").fetchall())
+
+    # --- on the store's thread -------------------------------------------------
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StorageUnavailable("the SQLite store is not open")
+        return self._connection
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(_SCHEMA)
+        self._connection = connection
+
+    def _read(self, keys: list[str]) -> dict[str, StoredDocument]:
+        marks = ",".join("?" * len(keys))
+        rows = self._db.execute(
+            f"SELECT key, etag, body FROM documents WHERE key IN ({marks})", keys
+        ).fetchall()
+        return {key: StoredDocument(json.loads(body), etag) for key, etag, body in rows}
+
+    def _write(self, writes: dict[str, DocumentWrite]) -> dict[str, str]:
+        db = self._db
+        now = datetime.now(UTC).isoformat()
+        etags = {}
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for key, write in writes.items():
+                etag = uuid.uuid4().hex
+                body = json.dumps(write.data, separators=(",", ":"))
+                if write.if_match is None:
+                    db.execute(
+                        "INSERT INTO documents (key, etag, body, updated_at) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET etag = excluded.etag, "
+                        "body = excluded.body, updated_at = excluded.updated_at",
+                        (key, etag, body, now),
+                    )
+                else:
+                    changed = db.execute(
+                        "UPDATE documents SET etag = ?, body = ?, updated_at = ? "
+                        "WHERE key = ? AND etag = ?",
+                        (etag, body, now, key, write.if_match),
+                    ).rowcount
+                    if changed != 1:
+                        raise EtagConflict(key)
+                etags[key] = etag
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return etags
+
+    def _delete(self, keys: list[str]) -> None:
+        marks = ",".join("?" * len(keys))
+        self._db.execute(f"DELETE FROM documents WHERE key IN ({marks})", keys)
+
+    # --- from the event loop ---------------------------------------------------
+
+    async def _run(self, work: Callable[..., T], *args: object) -> T:
+        if self._executor is None:
+            raise StorageUnavailable("the SQLite store is not open")
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(
+                loop.run_in_executor(self._executor, work, *args), self._timeout
+            )
+        except TimeoutError:
+            raise StorageUnavailable(f"SQLite did not answer within {self._timeout} s") from None
+        except (sqlite3.Error, OSError) as error:
+            raise StorageUnavailable(f"SQLite at {self.path}: {error}") from error
