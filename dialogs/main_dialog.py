@@ -42,7 +42,8 @@ class MainDialog(ComponentDialog):
         self.initial_dialog_id = WaterfallDialog.__name__
 
     async def route_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        recognition = await self._understand(step)
+        recognition = await self._recognizer.recognize(step.context.activity.text or "")
+        await self._remember_intent(step, recognition)
         match recognition.intent:
             case Intent.ORDER_STATUS:
                 return await step.begin_dialog(
@@ -50,6 +51,8 @@ class MainDialog(ComponentDialog):
                 )
             case Intent.HUMAN_HANDOFF:
                 await request_person(step.context, self._customer_contexts, self._clock)
+            case Intent.GREETING:
+                await step.context.send_activity(reply_activity(replies.WELCOME))
             case Intent.HELP:
                 await step.context.send_activity(reply_activity(replies.HELP))
             case Intent.CANCEL:
@@ -77,13 +80,8 @@ class MainDialog(ComponentDialog):
             await request_person(inner_dc.context, self._customer_contexts, self._clock)
         return await inner_dc.cancel_all_dialogs()
 
-    async def _understand(self, step: WaterfallStepContext) -> Recognition:
-        recognition = await self._recognizer.recognize(step.context.activity.text or "")
-        await self._remember_intent(step, recognition)
-        return recognition
-
     async def _remember_intent(self, dc: DialogContext, recognition: Recognition) -> None:
-        if recognition.intent == Intent.NONE:
+        if recognition.intent in (Intent.NONE, Intent.GREETING):
             return
         context = await self._customer_contexts.get(dc.context)
         context.last_intent = recognition.intent.value

@@ -19,6 +19,7 @@ class Intent(StrEnum):
     HELP = "help"
     CANCEL = "cancel"
     HUMAN_HANDOFF = "humanHandoff"
+    GREETING = "greeting"
     NONE = "none"
 
 
@@ -45,6 +46,10 @@ _HELP = re.compile(
 )
 _CANCEL = re.compile(
     r"\s*(?:cancel|stop|quit|exit|never ?mind|forget it|start over|no thanks)\s*[!.]*\s*",
+    re.IGNORECASE,
+)
+_GREETING = re.compile(
+    r"\s*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))(?: there)?\s*[!.]*\s*",
     re.IGNORECASE,
 )
 _HUMAN = _words(
@@ -75,7 +80,7 @@ _ORDER = _words(
 
 
 class RuleRecognizer:
-    """Keyword rules for the four intents the bot serves today."""
+    """Keyword rules for the intents the bot serves today."""
 
     async def recognize(self, text: str) -> Recognition:
         text = text or ""
@@ -84,6 +89,8 @@ class RuleRecognizer:
             return Recognition(Intent.HELP)
         if _CANCEL.fullmatch(text):
             return Recognition(Intent.CANCEL)
+        if _GREETING.fullmatch(text):
+            return Recognition(Intent.GREETING)
         if _HUMAN.search(text):
             return Recognition(Intent.HUMAN_HANDOFF, order_number)
         if order_number or _ORDER.search(text):

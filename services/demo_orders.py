@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from services.orders import Order, OrderNotFound
@@ -35,5 +35,5 @@ class DemoOrderService:
         if eta is None:
             return None
         now = self._clock()
-        day = now.date() + timedelta(days=eta["daysFromToday"])
-        return datetime.combine(day, time.fromisoformat(eta["time"]), tzinfo=now.tzinfo)
+        next_full_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        return next_full_hour + timedelta(hours=eta["hoursFromNow"] - 1)

@@ -1,0 +1,63 @@
+"""Fixtures shared by the rings: settings, a fixed clock, a served bot, a stand-in order system."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from app import create_app
+from config import Settings
+
+# 10:00 UTC: demo order 123456 (3 hours out) is expected by 1 PM today.
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def fixed_clock() -> datetime:
+    return NOW
+
+
+def make_settings(**values: object) -> Settings:
+    return Settings.from_mapping({"STORAGE": "memory", **values})
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return make_settings(STORAGE="sqlite", DATA_DIR=str(tmp_path / "data"))
+
+
+@asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """Serves `app` on a free loopback port; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def serve_bot(settings: Settings) -> AsyncIterator[str]:
+    """The real bot app on a port; yields its /api/messages URL."""
+    async with serve(create_app(settings, clock=fixed_clock)) as base_url:
+        yield f"{base_url}/api/messages"
+
+
+OrderHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@asynccontextmanager
+async def order_system(handler: OrderHandler) -> AsyncIterator[str]:
+    """A stand-in order system answering GET /orders/{orderNumber} with `handler`."""
+    app = web.Application()
+    app.router.add_get("/orders/{order_number}", handler)
+    async with serve(app) as base_url:
+        yield base_url

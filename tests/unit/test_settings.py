@@ -1,0 +1,91 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_run_locally_with_auth_off() -> None:
+    settings = Settings.from_mapping({})
+    assert (settings.PORT, settings.HOST, settings.STORAGE) == (3978, "127.0.0.1", "sqlite")
+    assert settings.ORDER_API_URL is None
+    assert not settings.auth_enabled
+    assert (settings.APP_ID, settings.APP_TYPE) == ("", "MultiTenant")
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        (
+            {
+                "MicrosoftAppType": "SingleTenant",
+                "MicrosoftAppId": "id",
+                "MicrosoftAppPassword": "p",
+            },
+            "MicrosoftAppTenantId",
+        ),
+        ({"MicrosoftAppType": "UserAssignedMSI", "MicrosoftAppTenantId": "t"}, "MicrosoftAppId"),
+        ({"MicrosoftAppId": "id"}, "MicrosoftAppPassword"),
+        ({"MicrosoftAppType": "Anonymous"}, "MicrosoftAppType"),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"STORAGE": "postgres"}, "STORAGE"),
+        ({"ORDER_API_URL": "not a url"}, "ORDER_API_URL"),
+    ],
+)
+def test_bad_settings_name_the_variable_to_set(values: dict, named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_mapping(values)
+
+
+def test_single_tenant_with_everything_set_is_accepted() -> None:
+    settings = Settings.from_mapping(
+        {
+            "MicrosoftAppType": "singletenant",
+            "MicrosoftAppId": "app",
+            "MicrosoftAppPassword": "secret",
+            "MicrosoftAppTenantId": "tenant",
+        }
+    )
+    assert settings.APP_TYPE == "SingleTenant"
+    assert settings.APP_PASSWORD == "secret"
+    assert "secret" not in repr(settings)
+
+
+def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PORT", raising=False)
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=4001\nSTORAGE=memory\n")
+    settings = load_settings(env_file)
+    assert (settings.PORT, settings.STORAGE) == (4001, "memory")
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (ROOT / ".env.example").read_text()
+    names = {line.split("=", 1)[0].lstrip("# ") for line in example.splitlines() if "=" in line}
+    assert set(Settings.model_fields) <= names
+
+
+def test_the_process_refuses_to_start_with_a_message_naming_the_variable(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "MicrosoftAppType": "SingleTenant",
+        "MicrosoftAppId": "app",
+        "MicrosoftAppPassword": "secret",
+    }
+    env.pop("MicrosoftAppTenantId", None)
+    finished = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 2
+    assert "MicrosoftAppTenantId" in finished.stderr
+    assert "Traceback" not in finished.stderr

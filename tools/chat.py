@@ -1,0 +1,138 @@
+"""Talk to a running bot from the terminal, as a customer on a channel would.
+
+    make chat                                   # web chat, as a new customer
+    make chat ARGS="--channel msteams --user alice"
+
+Replies arrive on this client's own local connector (the serviceUrl it sends),
+so this is the same protocol Teams, Web Chat and Messenger use. Suggested
+actions are shown numbered: type the number to pick one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import textwrap
+from typing import Any
+
+import aiohttp
+
+from tools.local_channel import ChannelUser, LocalChannel
+
+CHANNELS = ("webchat", "msteams", "facebook", "emulator")
+
+
+class Transcript:
+    """Prints the bot's activities as readable text and remembers the offered choices."""
+
+    def __init__(self) -> None:
+        self.choices: list[str] = []
+
+    def show(self, activity: dict[str, Any]) -> None:
+        kind = activity.get("type")
+        if kind == "typing":
+            print("  (typing…)", flush=True)
+            return
+        if kind == "trace":
+            print(
+                f"  [trace] {activity.get('label') or activity.get('name')}: "
+                f"{activity.get('value')}",
+                flush=True,
+            )
+            return
+        if kind != "message":
+            print(f"  [{kind}]", flush=True)
+            return
+        if activity.get("text"):
+            print(
+                textwrap.indent(activity["text"], "bot> ", lambda _: True).replace(
+                    "\nbot> ", "\n     "
+                ),
+                flush=True,
+            )
+        for attachment in activity.get("attachments") or []:
+            for line in _card_lines(attachment):
+                print(f"     {line}", flush=True)
+        actions = (activity.get("suggestedActions") or {}).get("actions") or []
+        if actions:
+            self.choices = [str(a.get("value") or a.get("title")) for a in actions]
+            listed = "   ".join(f"[{i}] {a.get('title')}" for i, a in enumerate(actions, 1))
+            print(f"     {listed}", flush=True)
+
+
+def _card_lines(attachment: dict[str, Any]) -> list[str]:
+    content = attachment.get("content") or {}
+    kind = attachment.get("contentType", "")
+    if kind == "application/vnd.microsoft.card.adaptive":
+        return [
+            *_adaptive_texts(content.get("body") or []),
+            *(f"[{a.get('title')}]" for a in content.get("actions") or []),
+        ]
+    if kind.startswith("application/vnd.microsoft.card."):
+        lines = [content.get(k) for k in ("title", "subtitle", "text") if content.get(k)]
+        return [*lines, *(f"[{b.get('title')}]" for b in content.get("buttons") or [])]
+    return [f"(attachment: {kind or 'unknown'} {attachment.get('name') or ''})".strip()]
+
+
+def _adaptive_texts(elements: list[dict[str, Any]]) -> list[str]:
+    texts = []
+    for element in elements:
+        if element.get("type") == "TextBlock" and element.get("text"):
+            texts.append(element["text"])
+        for nested in ("items", "columns"):
+            texts.extend(_adaptive_texts(element.get(nested) or []))
+    return texts
+
+
+async def chat(url: str, channel_id: str, user_id: str) -> int:
+    transcript = Transcript()
+    async with LocalChannel(url, channel_id, on_reply=transcript.show) as channel:
+        conversation = channel.conversation(ChannelUser(user_id, user_id.title()))
+        print(f"Talking to {url} as {user_id} on {channel_id}. Ctrl+D or /quit to leave.")
+        try:
+            await conversation.join()
+            loop = asyncio.get_running_loop()
+            while True:
+                print("you> ", end="", flush=True)
+                line = await loop.run_in_executor(None, sys.stdin.readline)
+                if not line or line.strip() == "/quit":
+                    print()
+                    return 0
+                text = line.strip()
+                if not text:
+                    continue
+                if text.isdigit() and 1 <= int(text) <= len(transcript.choices):
+                    text = transcript.choices[int(text) - 1]
+                    print(f"     ({text})")
+                transcript.choices = []
+                await conversation.say(text)
+        except aiohttp.ClientConnectionError:
+            print(
+                f"\nNo bot answers at {url}. Start it with `make run` in another terminal.",
+                file=sys.stderr,
+            )
+            return 1
+        except RuntimeError as error:
+            print(f"\n{error}", file=sys.stderr)
+            return 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--url", default="http://localhost:3978/api/messages", help="the bot's messaging endpoint"
+    )
+    parser.add_argument(
+        "--channel", choices=CHANNELS, default="webchat", help="which channel's activities to send"
+    )
+    parser.add_argument("--user", default="customer", help="the customer's channel user id")
+    arguments = parser.parse_args()
+    try:
+        sys.exit(asyncio.run(chat(arguments.url, arguments.channel, arguments.user)))
+    except KeyboardInterrupt:
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""A channel on loopback, speaking the Bot Framework protocol to a running bot.
+
+It posts channel-shaped activities to the bot's /api/messages and runs the
+connector the bot replies to (the activity's serviceUrl), exactly as Teams,
+Web Chat or Messenger do through Azure. Used by `make chat` and the protocol tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+Json = dict[str, Any]
+
+BOT_ACCOUNT = {"id": "customer-service-bot", "name": "Customer Service"}
+TEAMS_TENANT = "00000000-0000-4000-8000-0000000000aa"
+
+
+@dataclass(frozen=True)
+class ChannelUser:
+    id: str
+    name: str
+
+
+class LocalChannel:
+    def __init__(
+        self,
+        bot_url: str,
+        channel_id: str = "webchat",
+        on_reply: Callable[[Json], None] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.bot_url = bot_url
+        self.channel_id = channel_id
+        self.service_url = ""
+        self._on_reply = on_reply
+        self._timeout = timeout
+        self._received: dict[str, list[Json]] = defaultdict(list)
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = web.Application()
+        connector.router.add_post("/v3/conversations/{conversation}/activities", self._receive)
+        connector.router.add_post(
+            "/v3/conversations/{conversation}/activities/{reply_to}", self._receive
+        )
+        connector.router.add_put(
+            "/v3/conversations/{conversation}/activities/{activity}", self._receive
+        )
+        self._runner = web.AppRunner(connector, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.service_url = f"http://127.0.0.1:{port}"
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> LocalChannel:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    def conversation(self, user: ChannelUser | None = None) -> Conversation:
+        user = user or ChannelUser(f"user-{uuid.uuid4().hex[:8]}", "Customer")
+        return Conversation(self, user, f"{self.channel_id}-{uuid.uuid4().hex}")
+
+    def received(self, conversation_id: str) -> list[Json]:
+        """Every activity the bot sent to this conversation, in order."""
+        return list(self._received[conversation_id])
+
+    async def post(self, activity: Json) -> aiohttp.ClientResponse:
+        if self._session is None:
+            raise RuntimeError("LocalChannel.start() was not awaited")
+        async with self._session.post(self.bot_url, json=activity) as response:
+            await response.read()
+            return response
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        activity = await request.json()
+        self._received[request.match_info["conversation"]].append(activity)
+        if self._on_reply is not None:
+            self._on_reply(activity)
+        return web.json_response({"id": uuid.uuid4().hex})
+
+
+class Conversation:
+    """One customer's conversation with the bot on the local channel."""
+
+    def __init__(self, channel: LocalChannel, user: ChannelUser, conversation_id: str) -> None:
+        self.channel = channel
+        self.user = user
+        self.id = conversation_id
+
+    async def join(self) -> list[Json]:
+        """The channel's conversationUpdate (user and bot added); returns the bot's replies."""
+        return await self.send(
+            type="conversationUpdate",
+            membersAdded=[self._account(), dict(BOT_ACCOUNT)],
+        )
+
+    async def say(self, text: str | None = None, **fields: Any) -> list[Json]:
+        """A message from the customer; returns the bot's replies to it."""
+        if text is not None:
+            fields["text"] = text
+        return await self.send(type="message", **fields)
+
+    async def send(self, **fields: Any) -> list[Json]:
+        before = len(self.channel.received(self.id))
+        response = await self.channel.post(self.activity(**fields))
+        if response.status >= 300:
+            raise RuntimeError(f"the bot answered HTTP {response.status}")
+        # The bot replies within the request: when it answers, its replies are here.
+        return self.channel.received(self.id)[before:]
+
+    def activity(self, **fields: Any) -> Json:
+        """An activity shaped as this channel sends it."""
+        channel_id = self.channel.channel_id
+        activity: Json = {
+            "id": uuid.uuid4().hex,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "channelId": channel_id,
+            "serviceUrl": self.channel.service_url,
+            "from": self._account(),
+            "recipient": dict(BOT_ACCOUNT),
+            "conversation": {"id": self.id},
+            "locale": "en-US",
+        }
+        if channel_id == "msteams":
+            activity["conversation"].update(conversationType="personal", tenantId=TEAMS_TENANT)
+            activity["channelData"] = {"tenant": {"id": TEAMS_TENANT}}
+        if fields.get("type") == "message":
+            activity["textFormat"] = "plain"
+        activity.update(fields)
+        return activity
+
+    def _account(self) -> Json:
+        account: Json = {"id": self.user.id, "name": self.user.name}
+        if self.channel.channel_id == "msteams":
+            account["aadObjectId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, self.user.id))
+        return account
