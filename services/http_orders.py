@@ -67,7 +67,7 @@ class HttpOrderService:
         self._attempt_timeout = attempt_timeout
         self._deadline = deadline
         self._max_attempts = max_attempts
-        self._backoff = wait_exponential_jitter(initial=0.2, max=2.0, jitter=0.2)
+        self._backoff = wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2)
         # A 404 is an answer, not a failure of the order system.
         self._breakers = AsyncCircuitBreakerFactory(
             default_threshold=breaker_threshold,

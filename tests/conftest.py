@@ -33,7 +33,8 @@ def sqlite_settings(tmp_path: Path) -> Settings:
 @asynccontextmanager
 async def serve(app: web.Application) -> AsyncIterator[str]:
     """Serves `app` on a free loopback port; yields its base URL."""
-    runner = web.AppRunner(app, access_log=None)
+    # A stand-in that hangs must not hold the test for aiohttp's default 60 s shutdown.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -1,0 +1,159 @@
+"""HttpOrderService against a real local HTTP server playing the order system."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import pytest
+from aiohttp import web
+
+from services.http_orders import HttpOrderService
+from services.orders import OrderNotFound, OrderServiceUnavailable
+from tests.conftest import OrderHandler, order_system
+
+
+@asynccontextmanager
+async def client(handler: OrderHandler, **options: float) -> AsyncIterator[HttpOrderService]:
+    async with order_system(handler) as base_url:
+        service = HttpOrderService(base_url, "key-123", **options)
+        await service.open()
+        try:
+            yield service
+        finally:
+            await service.close()
+
+
+Answer = Callable[[], web.Response] | None
+
+
+def answering(*answers: Answer) -> tuple[OrderHandler, list[web.Request]]:
+    """A handler giving `answers` in turn (None: hang); the last one repeats."""
+    calls: list[web.Request] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        calls.append(request)
+        answer = answers[min(len(calls), len(answers)) - 1]
+        if answer is None:
+            await asyncio.sleep(3600)
+        return answer()
+
+    return handler, calls
+
+
+def order_json() -> web.Response:
+    return web.json_response(
+        {"orderNumber": "123456", "status": "out for delivery", "eta": "2026-11-24T18:00:00+00:00"}
+    )
+
+
+def status(code: int, **headers: str) -> Answer:
+    return lambda: web.Response(status=code, headers=headers)
+
+
+async def test_an_order_is_read_with_the_api_key() -> None:
+    handler, calls = answering(order_json)
+    async with client(handler) as service:
+        order = await service.get_order("123456")
+    assert (order.order_number, order.status) == ("123456", "out for delivery")
+    assert order.eta == datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+    assert calls[0].path == "/orders/123456"
+    assert calls[0].headers["X-API-Key"] == "key-123"
+
+
+async def test_404_means_no_such_order_and_is_not_retried() -> None:
+    handler, calls = answering(status(404))
+    async with client(handler) as service:
+        with pytest.raises(OrderNotFound):
+            await service.get_order("999999")
+    assert len(calls) == 1
+
+
+async def test_5xx_and_429_are_retried_then_answered() -> None:
+    handler, calls = answering(
+        status(503),
+        status(429, **{"Retry-After": "0"}),
+        order_json,
+    )
+    async with client(handler) as service:
+        order = await service.get_order("123456")
+    assert order.status == "out for delivery"
+    assert len(calls) == 3
+
+
+async def test_retries_are_bounded() -> None:
+    handler, calls = answering(status(500))
+    async with client(handler, max_attempts=3) as service:
+        with pytest.raises(OrderServiceUnavailable):
+            await service.get_order("123456")
+    assert len(calls) == 3
+
+
+async def test_a_retry_after_longer_than_the_deadline_fails_at_once() -> None:
+    handler, calls = answering(status(429, **{"Retry-After": "120"}))
+    async with client(handler, deadline=5.0) as service:
+        with pytest.raises(OrderServiceUnavailable):
+            await service.get_order("123456")
+    assert len(calls) == 1
+
+
+async def test_a_hanging_order_system_is_given_up_at_the_deadline() -> None:
+    handler, calls = answering(None)
+    async with client(handler, attempt_timeout=0.3, deadline=1.0) as service:
+        started = time.monotonic()
+        with pytest.raises(OrderServiceUnavailable):
+            await service.get_order("123456")
+        assert time.monotonic() - started < 5  # the order system would have hung for an hour
+    assert len(calls) >= 2  # a timed-out attempt is retried while the deadline allows
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda: web.Response(text="<html>gateway</html>", content_type="text/html"),
+        lambda: web.json_response({"orderNumber": "123456"}),
+        lambda: web.json_response({"orderNumber": "123456", "status": "shipped", "eta": "soon"}),
+        status(401),
+    ],
+)
+async def test_a_bad_answer_is_unavailable_not_a_crash(answer: Answer) -> None:
+    handler, calls = answering(answer)
+    async with client(handler) as service:
+        with pytest.raises(OrderServiceUnavailable):
+            await service.get_order("123456")
+    assert len(calls) == 1
+
+
+async def test_the_circuit_opens_after_repeated_failures_and_recovers() -> None:
+    healthy = False
+
+    async def handler(request: web.Request) -> web.Response:
+        calls.append(request)
+        return order_json() if healthy else web.Response(status=503)
+
+    calls: list[web.Request] = []
+    options = dict(max_attempts=1, breaker_threshold=3, breaker_reset_after=0.5)
+    async with client(handler, **options) as service:
+        for _ in range(3):
+            with pytest.raises(OrderServiceUnavailable):
+                await service.get_order("123456")
+        with pytest.raises(OrderServiceUnavailable, match="circuit open"):
+            await service.get_order("123456")
+        assert len(calls) == 3  # the open circuit did not call the order system
+
+        healthy = True
+        await asyncio.sleep(0.6)
+        assert (await service.get_order("123456")).status == "out for delivery"
+        assert (await service.get_order("123456")).status == "out for delivery"
+    assert len(calls) == 5
+
+
+async def test_an_unreachable_order_system_is_unavailable() -> None:
+    service = HttpOrderService("http://127.0.0.1:9", deadline=2.0)
+    await service.open()
+    try:
+        with pytest.raises(OrderServiceUnavailable, match="unreachable"):
+            await service.get_order("123456")
+    finally:
+        await service.close()
