@@ -1,0 +1,199 @@
+"""Protocol ring: the real aiohttp app on a port, real activities, replies at the serviceUrl."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from channels import replies
+from config import Settings
+from state.sqlite_store import SqliteDocumentStore
+from tests.conftest import make_settings, order_system, serve_bot
+from tools.local_channel import ChannelUser, LocalChannel
+
+STATUS_123456 = "Your order 123456 is out for delivery and expected by 1 PM today."
+
+
+def texts(activities: list[dict]) -> list[str]:
+    return [a.get("text") for a in activities if a.get("type") == "message"]
+
+
+async def test_the_full_conversation(sqlite_settings: Settings) -> None:
+    async with serve_bot(sqlite_settings) as bot_url, LocalChannel(bot_url) as channel:
+        conversation = channel.conversation()
+        assert texts(await conversation.join()) == [replies.WELCOME.text]
+        assert texts(await conversation.say("where is my order?")) == [
+            replies.ASK_ORDER_NUMBER.text
+        ]
+        answer = await conversation.say("123456")
+        assert [a["type"] for a in answer] == ["typing", "message"]
+        assert answer[-1]["text"] == STATUS_123456
+        # Replies go back into the customer's conversation, addressed to them.
+        assert answer[-1]["conversation"]["id"] == conversation.id
+        assert answer[-1]["recipient"]["id"] == conversation.user.id
+
+
+@pytest.mark.parametrize("failure", ["503", "hang"])
+async def test_the_order_system_down_is_answered_with_the_fallback(failure: str) -> None:
+    async def failing(request: web.Request) -> web.Response:
+        if failure == "hang":
+            await asyncio.sleep(3600)
+        return web.Response(status=503)
+
+    async with order_system(failing) as orders_url:
+        settings = make_settings(ORDER_API_URL=orders_url)
+        async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
+            conversation = channel.conversation()
+            started = time.monotonic()
+            answer = await conversation.say("where is order 123456?")
+            waited = time.monotonic() - started
+    assert texts(answer) == [replies.ORDER_SYSTEM_DOWN.text]
+    # The customer's turn ends well inside Teams' 15 s.
+    assert waited < 10
+
+
+async def test_an_order_system_answer_is_relayed() -> None:
+    async def orders(request: web.Request) -> web.Response:
+        number = request.match_info["order_number"]
+        return web.json_response({"orderNumber": number, "status": "Shipped", "eta": None})
+
+    async with order_system(orders) as orders_url:
+        settings = make_settings(ORDER_API_URL=orders_url)
+        async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
+            answer = await channel.conversation().say("where is order 55-55-55")
+    assert texts(answer)[-1] == "Your order 555555 is Shipped."
+
+
+async def test_twenty_concurrent_conversations_never_mix_replies() -> None:
+    numbers = ["123456", "234567", "345678", "112233", "778899"]
+    async with serve_bot(make_settings()) as bot_url, LocalChannel(bot_url) as channel:
+        conversations = [channel.conversation() for _ in range(20)]
+
+        async def ask(index: int) -> list[str]:
+            conversation = conversations[index]
+            await conversation.say("where is my order?")
+            return texts(await conversation.say(numbers[index % len(numbers)]))
+
+        answers = await asyncio.gather(*(ask(i) for i in range(20)))
+        for index, conversation in enumerate(conversations):
+            number = numbers[index % len(numbers)]
+            assert len(answers[index]) == 1
+            assert answers[index][0].startswith(f"Your order {number} is")
+            # Everything this conversation received was for this conversation.
+            received = channel.received(conversation.id)
+            assert {a["conversation"]["id"] for a in received} == {conversation.id}
+            assert len(texts(received)) == 2
+
+
+async def test_a_restart_keeps_the_customers_last_order(sqlite_settings: Settings) -> None:
+    customer = ChannelUser("alice", "Alice")
+    async with serve_bot(sqlite_settings) as bot_url, LocalChannel(bot_url) as channel:
+        assert texts(await channel.conversation(customer).say("123456")) == [STATUS_123456]
+
+    async with serve_bot(sqlite_settings) as bot_url, LocalChannel(bot_url) as channel:
+        # A new process and a new conversation: the customer's context is still there.
+        conversation = channel.conversation(customer)
+        offer = await conversation.say("where is my order?")
+        assert texts(offer) == ["Is this about order 123456?"]
+        assert texts(await conversation.say("yes")) == [STATUS_123456]
+
+
+def stored_keys(settings: Settings) -> list[str]:
+    with sqlite3.connect(Path(settings.DATA_DIR) / SqliteDocumentStore.FILE_NAME) as db:
+        return sorted(key for (key,) in db.execute("SELECT key FROM documents"))
+
+
+async def test_bad_requests_get_a_4xx_touch_no_state_and_the_bot_keeps_serving(
+    sqlite_settings: Settings,
+) -> None:
+    async with serve_bot(sqlite_settings) as bot_url, LocalChannel(bot_url) as channel:
+        conversation = channel.conversation()
+        good = conversation.activity(type="message", text="123456")
+        without = {field: {k: v for k, v in good.items() if k != field} for field in good}
+        no_conversation_id = {**good, "conversation": {"name": "x"}}
+        cases = [
+            ("not json", "application/json", b"{not json", 400),
+            ("a JSON list", "application/json", b"[]", 400),
+            ("wrong content type", "text/plain", json.dumps(good).encode(), 415),
+            ("no type", "application/json", json.dumps(without["type"]).encode(), 400),
+            ("no conversation", "application/json", json.dumps(no_conversation_id).encode(), 400),
+            ("no serviceUrl", "application/json", json.dumps(without["serviceUrl"]).encode(), 400),
+            ("bad timestamp", "application/json",
+             json.dumps({**good, "timestamp": "yesterday"}).encode(), 400),
+            ("over 256 KiB", "application/json",
+             json.dumps({**good, "text": "x" * (300 * 1024)}).encode(), 413),
+        ]  # fmt: skip
+        async with aiohttp.ClientSession() as http:
+            for name, content_type, body, status in cases:
+                async with http.post(
+                    bot_url, data=body, headers={"Content-Type": content_type}
+                ) as response:
+                    assert response.status == status, name
+                    error = await response.json()
+                    assert isinstance(error["error"], str) and error["error"], name
+            async with http.get(bot_url.replace("/api/messages", "/nowhere")) as response:
+                assert response.status == 404
+                assert "error" in await response.json()
+
+        assert stored_keys(sqlite_settings) == []
+        assert channel.received(conversation.id) == []
+        assert texts(await conversation.say("123456")) == [STATUS_123456]
+
+
+async def test_a_corrupt_state_document_apologises_then_starts_clean(
+    sqlite_settings: Settings,
+) -> None:
+    async with serve_bot(sqlite_settings) as bot_url, LocalChannel(bot_url, "emulator") as channel:
+        conversation = channel.conversation()
+        await conversation.say("where is my order?")
+        key = f"emulator/conversations/{conversation.id}"
+        with sqlite3.connect(Path(sqlite_settings.DATA_DIR) / SqliteDocumentStore.FILE_NAME) as db:
+            db.execute(
+                "UPDATE documents SET body = ? WHERE key = ?",
+                ('{"schemaVersion": 1, "state": {"DialogState": {"$type": "os.system"}}}', key),
+            )
+        failed = await conversation.say("123456")
+        assert texts(failed) == [replies.TURN_FAILED.text]
+        # The Emulator also gets a trace for the developer; no stack trace reaches the customer.
+        assert [a["type"] for a in failed] == ["message", "trace"]
+        assert "Traceback" not in json.dumps(failed)
+        assert texts(await conversation.say("where is order 123456")) == [STATUS_123456]
+
+
+async def test_a_failed_turn_sends_no_trace_outside_the_emulator(
+    sqlite_settings: Settings,
+) -> None:
+    async with serve_bot(sqlite_settings) as bot_url, LocalChannel(bot_url, "webchat") as channel:
+        conversation = channel.conversation()
+        await conversation.say("where is my order?")
+        key = f"webchat/conversations/{conversation.id}"
+        with sqlite3.connect(Path(sqlite_settings.DATA_DIR) / SqliteDocumentStore.FILE_NAME) as db:
+            db.execute("UPDATE documents SET body = '{' WHERE key = ?", (key,))
+        failed = await conversation.say("123456")
+        assert [(a["type"], a.get("text")) for a in failed] == [
+            ("message", replies.TURN_FAILED.text)
+        ]
+
+
+async def test_health(sqlite_settings: Settings) -> None:
+    async with serve_bot(sqlite_settings) as bot_url, aiohttp.ClientSession() as http:
+        health_url = bot_url.replace("/api/messages", "/healthz")
+        async with http.get(health_url) as response:
+            assert (response.status, await response.json()) == (
+                200,
+                {"status": "ok", "storage": "ok"},
+            )
+        # The state file is destroyed under the running bot.
+        state_file = Path(sqlite_settings.DATA_DIR) / SqliteDocumentStore.FILE_NAME
+        for path in state_file.parent.iterdir():
+            path.write_bytes(b"garbage" * 1000)
+        async with http.get(health_url) as response:
+            assert response.status == 503
+            assert (await response.json())["storage"] == "unreachable"
