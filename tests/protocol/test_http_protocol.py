@@ -12,10 +12,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+import app
 from channels import replies
 from config import Settings
 from state.sqlite_store import SqliteDocumentStore
-from tests.conftest import make_settings, order_system, serve_bot
+from tests.conftest import make_settings, order_system, serve, serve_bot
 from tools.local_channel import ChannelUser, LocalChannel
 
 STATUS_123456 = "Your order 123456 is out for delivery and expected by 1 PM today."
@@ -197,3 +198,29 @@ async def test_health(sqlite_settings: Settings) -> None:
         async with http.get(health_url) as response:
             assert response.status == 503
             assert (await response.json())["storage"] == "unreachable"
+
+
+async def test_a_hanging_channel_connector_does_not_hang_the_bot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app, "CONNECTOR_TIMEOUT", 0.5)
+
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(3600)
+        return web.Response()
+
+    dead_connector = web.Application()
+    dead_connector.router.add_route("*", "/{tail:.*}", hang)
+    async with (
+        serve(dead_connector) as dead_url,
+        serve_bot(make_settings()) as bot_url,
+        LocalChannel(bot_url) as channel,
+    ):
+        stuck = channel.conversation()
+        activity = {**stuck.activity(type="message", text="hello"), "serviceUrl": dead_url}
+        started = time.monotonic()
+        response = await channel.post(activity)
+        assert response.status < 500
+        assert time.monotonic() - started < 10  # not botbuilder's 100 s a call
+        # Other customers are still served.
+        assert texts(await channel.conversation().say("hello")) == [replies.WELCOME.text]
