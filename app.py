@@ -219,6 +219,12 @@ def _activity_problem(payload: object) -> str | None:
         return "the activity has no conversation.id"
     if not isinstance(payload.get("serviceUrl"), str) or not payload["serviceUrl"]:
         return "the activity has no serviceUrl"
+    if not isinstance(payload.get("channelId"), str) or not payload["channelId"]:
+        return "the activity has no channelId"
+    sender = payload.get("from")
+    if payload["type"] == "message" and (not isinstance(sender, dict) or not sender.get("id")):
+        # State is kept per sender: a message from nobody cannot be answered.
+        return "the message has no from.id"
     return None
 
 

@@ -126,6 +126,8 @@ async def test_bad_requests_get_a_4xx_touch_no_state_and_the_bot_keeps_serving(
             ("no type", "application/json", json.dumps(without["type"]).encode(), 400),
             ("no conversation", "application/json", json.dumps(no_conversation_id).encode(), 400),
             ("no serviceUrl", "application/json", json.dumps(without["serviceUrl"]).encode(), 400),
+            ("no channelId", "application/json", json.dumps(without["channelId"]).encode(), 400),
+            ("no from", "application/json", json.dumps(without["from"]).encode(), 400),
             ("bad timestamp", "application/json",
              json.dumps({**good, "timestamp": "yesterday"}).encode(), 400),
             ("over 256 KiB", "application/json",
