@@ -101,19 +101,36 @@ def test_chat_says_how_to_start_the_bot_when_none_answers() -> None:
     assert "Traceback" not in chat.stderr
 
 
+def failed_start(cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=cwd,
+        env={**os.environ, "PORT": str(free_port()), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_bad_settings_stop_the_start_with_the_variable_to_set(tmp_path: Path) -> None:
+    finished = failed_start(
+        tmp_path,
+        MicrosoftAppType="SingleTenant",
+        MicrosoftAppId="app",
+        MicrosoftAppPassword="secret",
+        MicrosoftAppTenantId="",
+    )
+    assert finished.returncode == 2
+    assert "MicrosoftAppTenantId" in finished.stderr
+    assert "Traceback" not in finished.stderr
+
+
 def test_a_state_directory_that_cannot_be_created_stops_the_start_with_its_name(
     tmp_path: Path,
 ) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
-    finished = subprocess.run(
-        [sys.executable, str(ROOT / "app.py")],
-        cwd=tmp_path,
-        env={**os.environ, "PORT": str(free_port()), "DATA_DIR": str(blocker / "data")},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    finished = failed_start(tmp_path, DATA_DIR=str(blocker / "data"))
     assert finished.returncode == 1
     assert "DATA_DIR" in finished.stderr
     assert "Traceback" not in finished.stderr
