@@ -217,3 +217,12 @@ async def test_a_hanging_channel_connector_does_not_hang_the_bot(
         assert time.monotonic() - started < 10  # not botbuilder's 100 s a call
         # Other customers are still served.
         assert texts(await channel.conversation().say("hello")) == [replies.WELCOME.text]
+
+
+async def test_with_an_app_id_an_unauthenticated_request_is_refused() -> None:
+    settings = make_settings(MicrosoftAppId="app-id", MicrosoftAppPassword="secret")
+    async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
+        conversation = channel.conversation()
+        response = await channel.post(conversation.activity(type="message", text="123456"))
+        assert response.status == 401
+        assert channel.received(conversation.id) == []
