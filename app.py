@@ -39,7 +39,8 @@ from nlu.recognizer import RuleRecognizer
 from services.demo_orders import DemoOrderService
 from services.http_orders import HttpOrderService
 from services.orders import OrderService
-from state.bot_storage import BotStorage
+from state.bot_storage import BotStorage, StateTtl
+from state.cosmos_store import CosmosDocumentStore
 from state.customer_context import CustomerContextAccessor
 from state.documents import DocumentStore, StorageError
 from state.memory_store import MemoryDocumentStore
@@ -81,7 +82,9 @@ ADAPTER = web.AppKey("adapter", CloudAdapter)
 def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
     """Everything a turn needs, without the HTTP host (the dialog tests use this too)."""
     documents = _document_store(settings)
-    storage = BotStorage(documents)
+    storage = BotStorage(
+        documents, StateTtl(settings.CONVERSATION_STATE_TTL, settings.CUSTOMER_STATE_TTL)
+    )
     conversation_state = ConversationState(storage)
     user_state = UserState(storage)
     customer_contexts = CustomerContextAccessor(user_state)
@@ -108,6 +111,16 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
 def _document_store(settings: Settings) -> DocumentStore:
     if settings.STORAGE == "memory":
         return MemoryDocumentStore()
+    if settings.STORAGE == "cosmos":
+        key = settings.COSMOS_KEY.get_secret_value() if settings.COSMOS_KEY else None
+        return CosmosDocumentStore(
+            str(settings.COSMOS_ENDPOINT),
+            key,
+            settings.COSMOS_DATABASE,
+            settings.COSMOS_CONTAINER,
+            verify_tls=settings.COSMOS_VERIFY_TLS,
+            create_container=settings.COSMOS_CREATE_CONTAINER,
+        )
     return SqliteDocumentStore(settings.DATA_DIR)
 
 

@@ -40,8 +40,24 @@ class Settings(BaseSettings):
     MicrosoftAppType: str = "MultiTenant"
     MicrosoftAppTenantId: str = ""
 
-    STORAGE: Literal["sqlite", "memory"] = "sqlite"
+    STORAGE: Literal["sqlite", "memory", "cosmos"] = "sqlite"
     DATA_DIR: Path = Path("./data")
+
+    # STORAGE=cosmos. Without COSMOS_KEY the bot signs in with its managed identity.
+    COSMOS_ENDPOINT: AnyHttpUrl | None = None
+    COSMOS_KEY: SecretStr | None = None
+    COSMOS_DATABASE: str = Field("bot", min_length=1)
+    COSMOS_CONTAINER: str = Field("state", min_length=1)
+    # Only a local emulator has a self-signed certificate.
+    COSMOS_VERIFY_TLS: bool = True
+    # Containers come from the deployment templates (serverless accounts cannot take a
+    # throughput on creation); true creates database and container at start, for local runs.
+    COSMOS_CREATE_CONTAINER: bool = False
+
+    # Seconds until untouched state is forgotten (0: kept for ever). A conversation's dialog
+    # state is short-lived; what the bot remembers about a customer lives longer.
+    CONVERSATION_STATE_TTL: int = Field(7 * 24 * 3600, ge=0)
+    CUSTOMER_STATE_TTL: int = Field(365 * 24 * 3600, ge=0)
 
     ORDER_API_URL: AnyHttpUrl | None = None
     ORDER_API_KEY: SecretStr | None = None
@@ -57,7 +73,9 @@ class Settings(BaseSettings):
                 return app_type
         raise ValueError(f"must be one of {', '.join(APP_TYPES)}")
 
-    @field_validator("ORDER_API_URL", "ORDER_API_KEY", mode="before")
+    @field_validator(
+        "ORDER_API_URL", "ORDER_API_KEY", "COSMOS_ENDPOINT", "COSMOS_KEY", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -66,6 +84,12 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _cosmos_is_complete(self) -> Settings:
+        if self.STORAGE == "cosmos" and self.COSMOS_ENDPOINT is None:
+            raise ValueError("set COSMOS_ENDPOINT: STORAGE=cosmos needs the account's endpoint")
+        return self
 
     @model_validator(mode="after")
     def _auth_is_complete(self) -> Settings:

@@ -87,3 +87,14 @@ def _key(key: Any) -> str:
     if not isinstance(key, str):
         raise TypeError(f"state keys must be strings, not {type(key).__name__}")
     return key
+
+
+def is_pickled(value: Any) -> bool:
+    """Whether jsonpickle wrote this (botbuilder-azure's format for objects)."""
+    if isinstance(value, dict):
+        return any(key.startswith("py/") for key in value) or any(
+            is_pickled(item) for item in value.values()
+        )
+    if isinstance(value, list):
+        return any(is_pickled(item) for item in value)
+    return False

@@ -25,6 +25,10 @@ class DocumentWrite:
     data: JsonDocument
     # The etag the writer read; None writes whatever is stored (first write, "*").
     if_match: str | None = None
+    # Refuse the write when the key already exists (claiming an activity).
+    create_only: bool = False
+    # Seconds until the store may forget the document; None keeps it.
+    ttl: int | None = None
 
 
 class StorageError(Exception):
@@ -36,6 +40,12 @@ class EtagConflict(StorageError):
         super().__init__(
             f"state {key!r} changed since it was read (etag mismatch): the write was refused"
         )
+        self.key = key
+
+
+class DocumentExists(EtagConflict):
+    def __init__(self, key: str) -> None:
+        StorageError.__init__(self, f"state {key!r} already exists: the create was refused")
         self.key = key
 
 
@@ -53,7 +63,9 @@ class DocumentStore(Protocol):
         ...
 
     async def write(self, writes: Mapping[str, DocumentWrite]) -> dict[str, str]:
-        """Writes all or none; returns each key's new etag; raises EtagConflict."""
+        """Returns each key's new etag; raises EtagConflict (DocumentExists) when a
+        precondition fails. Each document is written whole or not at all; the embedded
+        stores write several keys all or none, Cosmos DB (one partition a key) cannot."""
         ...
 
     async def delete(self, keys: Iterable[str]) -> None: ...

@@ -7,15 +7,27 @@ another turn holds, exactly as with a real database.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-from state.documents import DocumentWrite, EtagConflict, StoredDocument
+from state.documents import DocumentExists, DocumentWrite, EtagConflict, StoredDocument
+
+
+@dataclass(frozen=True)
+class _Entry:
+    body: str
+    etag: str
+    expires_at: float | None
+
+    def live(self, now: float) -> bool:
+        return self.expires_at is None or self.expires_at > now
 
 
 class MemoryDocumentStore:
     def __init__(self) -> None:
-        self._documents: dict[str, tuple[str, str]] = {}
+        self._entries: dict[str, _Entry] = {}
 
     async def open(self) -> None:
         pass
@@ -24,29 +36,34 @@ class MemoryDocumentStore:
         pass
 
     async def read(self, keys: Iterable[str]) -> dict[str, StoredDocument]:
+        now = time.time()
         found = {}
         for key in keys:
-            if key in self._documents:
-                body, etag = self._documents[key]
-                found[key] = StoredDocument(json.loads(body), etag)
+            entry = self._entries.get(key)
+            if entry is not None and entry.live(now):
+                found[key] = StoredDocument(json.loads(entry.body), entry.etag)
         return found
 
     async def write(self, writes: Mapping[str, DocumentWrite]) -> dict[str, str]:
+        now = time.time()
         # Check every precondition before changing anything: all or none.
         for key, write in writes.items():
-            if write.if_match is not None:
-                stored = self._documents.get(key)
-                if stored is None or stored[1] != write.if_match:
-                    raise EtagConflict(key)
+            entry = self._entries.get(key)
+            stored = entry if entry is not None and entry.live(now) else None
+            if write.create_only and stored is not None:
+                raise DocumentExists(key)
+            if write.if_match is not None and (stored is None or stored.etag != write.if_match):
+                raise EtagConflict(key)
         etags = {}
         for key, write in writes.items():
             etags[key] = uuid.uuid4().hex
-            self._documents[key] = (json.dumps(write.data), etags[key])
+            expires_at = now + write.ttl if write.ttl else None
+            self._entries[key] = _Entry(json.dumps(write.data), etags[key], expires_at)
         return etags
 
     async def delete(self, keys: Iterable[str]) -> None:
         for key in keys:
-            self._documents.pop(key, None)
+            self._entries.pop(key, None)
 
     async def check(self) -> None:
         pass

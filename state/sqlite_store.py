@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from state.documents import DocumentWrite, EtagConflict, StorageUnavailable, StoredDocument
+from state.documents import (
+    DocumentExists,
+    DocumentWrite,
+    EtagConflict,
+    StorageUnavailable,
+    StoredDocument,
+)
 
 T = TypeVar("T")
 
@@ -26,9 +33,26 @@ CREATE TABLE IF NOT EXISTS documents (
     key         TEXT PRIMARY KEY,
     etag        TEXT NOT NULL,
     body        TEXT NOT NULL,
-    updated_at  TEXT NOT NULL
+    updated_at  TEXT NOT NULL,
+    expires_at  REAL            -- epoch seconds; NULL: kept
 )
 """
+_LIVE = "(expires_at IS NULL OR expires_at > :now)"
+# Expired documents are ignored when read and purged now and then.
+_PURGE_EVERY_WRITES = 1000
+
+_UPSERT = (
+    "INSERT INTO documents (key, etag, body, updated_at, expires_at) "
+    "VALUES (:key, :etag, :body, :updated_at, :expires_at) "
+    "ON CONFLICT(key) DO UPDATE SET etag = excluded.etag, body = excluded.body, "
+    "updated_at = excluded.updated_at, expires_at = excluded.expires_at"
+)
+# An expired document counts as absent.
+_CREATE_UNLESS_LIVE = f"{_UPSERT} WHERE NOT {_LIVE.replace('expires_at', 'documents.expires_at')}"
+_UPDATE_IF_MATCH = (
+    "UPDATE documents SET etag = :etag, body = :body, updated_at = :updated_at, "
+    f"expires_at = :expires_at WHERE key = :key AND etag = :if_match AND {_LIVE}"
+)
 
 
 class SqliteDocumentStore:
@@ -39,6 +63,7 @@ class SqliteDocumentStore:
         self._timeout = timeout
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
+        self._writes_since_purge = 0
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-state")
@@ -86,44 +111,57 @@ class SqliteDocumentStore:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute(_SCHEMA)
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(documents)")}
+        if "expires_at" not in columns:  # a file from before state expired
+            connection.execute("ALTER TABLE documents ADD COLUMN expires_at REAL")
         self._connection = connection
+        self._purge()
+
+    def _purge(self) -> None:
+        self._db.execute("DELETE FROM documents WHERE expires_at <= ?", (time.time(),))
+        self._writes_since_purge = 0
 
     def _read(self, keys: list[str]) -> dict[str, StoredDocument]:
-        marks = ",".join("?" * len(keys))
+        names = {f"k{i}": key for i, key in enumerate(keys)}
+        marks = ",".join(f":{name}" for name in names)
         rows = self._db.execute(
-            f"SELECT key, etag, body FROM documents WHERE key IN ({marks})", keys
+            f"SELECT key, etag, body FROM documents WHERE key IN ({marks}) AND {_LIVE}",
+            {**names, "now": time.time()},
         ).fetchall()
         return {key: StoredDocument(json.loads(body), etag) for key, etag, body in rows}
 
     def _write(self, writes: dict[str, DocumentWrite]) -> dict[str, str]:
         db = self._db
-        now = datetime.now(UTC).isoformat()
+        now = time.time()
         etags = {}
         db.execute("BEGIN IMMEDIATE")
         try:
             for key, write in writes.items():
-                etag = uuid.uuid4().hex
-                body = json.dumps(write.data, separators=(",", ":"))
-                if write.if_match is None:
-                    db.execute(
-                        "INSERT INTO documents (key, etag, body, updated_at) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT(key) DO UPDATE SET etag = excluded.etag, "
-                        "body = excluded.body, updated_at = excluded.updated_at",
-                        (key, etag, body, now),
-                    )
+                row = {
+                    "key": key,
+                    "etag": uuid.uuid4().hex,
+                    "body": json.dumps(write.data, separators=(",", ":")),
+                    "updated_at": datetime.now(UTC).isoformat(),
+                    "expires_at": now + write.ttl if write.ttl else None,
+                    "if_match": write.if_match,
+                    "now": now,
+                }
+                if write.if_match is not None:
+                    sql = _UPDATE_IF_MATCH
+                elif write.create_only:
+                    sql = _CREATE_UNLESS_LIVE
                 else:
-                    changed = db.execute(
-                        "UPDATE documents SET etag = ?, body = ?, updated_at = ? "
-                        "WHERE key = ? AND etag = ?",
-                        (etag, body, now, key, write.if_match),
-                    ).rowcount
-                    if changed != 1:
-                        raise EtagConflict(key)
-                etags[key] = etag
+                    sql = _UPSERT
+                if db.execute(sql, row).rowcount != 1:
+                    raise DocumentExists(key) if write.create_only else EtagConflict(key)
+                etags[key] = row["etag"]
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        self._writes_since_purge += 1
+        if self._writes_since_purge >= _PURGE_EVERY_WRITES:
+            self._purge()
         return etags
 
     def _delete(self, keys: list[str]) -> None:

@@ -50,9 +50,7 @@ class Customer:
 
     async def stored_context(self) -> dict:
         key = f"{self.adapter.template.channel_id}/users/{self.adapter.template.from_property.id}"
-        return (await self.parts.documents.read([key]))[key].data["state"][
-            CustomerContextAccessor.PROPERTY
-        ]
+        return (await self.parts.documents.read([key]))[key].data[CustomerContextAccessor.PROPERTY]
 
 
 def readable(activity: Activity) -> str:
