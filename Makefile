@@ -9,7 +9,9 @@ ARGS   ?=
 run: $(VENV)/.runtime
 	$(BIN)/python app.py
 
-test: $(VENV)/.dev
+PEERS := tests/peers
+
+test: $(VENV)/.dev $(PEERS)/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(ARGS)
@@ -38,4 +40,9 @@ $(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# The third-party servers the tests run against (Cosmos DB API); patch-package patches them.
+$(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.json $(wildcard $(PEERS)/patches/*)
+	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from app import create_app
 from config import Settings
+from tests.peers.cosmos_server import KEY, CosmosServer
 
 # 10:00 UTC: demo order 123456 (3 hours out) is expected by 1 PM today.
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -28,6 +30,27 @@ def make_settings(**values: object) -> Settings:
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
     return make_settings(STORAGE="sqlite", DATA_DIR=str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="session")
+def cosmos_server() -> Iterator[CosmosServer]:
+    """One Cosmos DB API server for the session; each test gets its own database."""
+    server = CosmosServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def cosmos_settings(server: CosmosServer, **values: object) -> Settings:
+    return make_settings(
+        STORAGE="cosmos",
+        COSMOS_ENDPOINT=server.endpoint,
+        COSMOS_KEY=KEY,
+        COSMOS_DATABASE=f"test-{uuid.uuid4().hex[:12]}",
+        COSMOS_VERIFY_TLS=False,
+        COSMOS_CREATE_CONTAINER=True,
+        **values,
+    )
 
 
 @asynccontextmanager

@@ -1,0 +1,72 @@
+"""The Cosmos DB API, locally: @vercel/cosmosdb-server (npm), with its missing-document
+defect patched by patch-package at install (patches/).
+
+It serves HTTPS with a self-signed certificate, so the bot runs with
+COSMOS_VERIFY_TLS=false against it, and keeps its data in memory only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+PEERS = Path(__file__).resolve().parent
+CLI = PEERS / "node_modules" / "@vercel" / "cosmosdb-server" / "lib" / "cli.js"
+# The emulator's well-known key: the server accepts any base64 key.
+KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+
+
+def install() -> None:
+    """npm ci, when `make test` has not done it already."""
+    if not CLI.exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEERS, check=True, timeout=600)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class CosmosServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"https://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        install()
+        self._process = subprocess.Popen(
+            ["node", str(CLI), "--host", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "NODE_NO_WARNINGS": "1"},
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the Cosmos DB API server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def pause(self) -> None:
+        """Stops answering without closing connections, as an overloaded service does."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
