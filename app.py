@@ -45,6 +45,7 @@ from state.customer_context import CustomerContextAccessor
 from state.documents import DocumentStore, StorageError
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
+from state.turn_state import TurnState
 
 log = logging.getLogger("bot")
 
@@ -104,7 +105,9 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         customer_contexts,
         clock,
     )
-    bot = CustomerServiceBot(conversation_state, user_state, dialog)
+    # The customer's user state first: see TurnState.
+    turn_state = TurnState(storage, user_state, conversation_state)
+    bot = CustomerServiceBot(turn_state, conversation_state, customer_contexts, dialog)
     return BotParts(bot, conversation_state, user_state, documents, orders, resources)
 
 

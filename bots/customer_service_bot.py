@@ -4,30 +4,48 @@ from __future__ import annotations
 
 import logging
 
-from botbuilder.core import ActivityHandler, ConversationState, TurnContext, UserState
+from botbuilder.core import ActivityHandler, ConversationState, TurnContext
 from botbuilder.dialogs import Dialog, DialogExtensions
 from botbuilder.schema import Activity, ChannelAccount
 
 from channels.replies import NO_TEXT, WELCOME
 from dialogs.reply_activity import reply_activity
+from state.customer_context import CustomerContextAccessor
+from state.documents import EtagConflict
+from state.turn_state import TurnState
 
 log = logging.getLogger(__name__)
 
 
 class CustomerServiceBot(ActivityHandler):
     def __init__(
-        self, conversation_state: ConversationState, user_state: UserState, dialog: Dialog
+        self,
+        turn_state: TurnState,
+        conversation_state: ConversationState,
+        customer_contexts: CustomerContextAccessor,
+        dialog: Dialog,
     ) -> None:
-        self._conversation_state = conversation_state
-        self._user_state = user_state
+        self._turn_state = turn_state
+        self._customer_contexts = customer_contexts
         self._dialog = dialog
         self._dialog_state = conversation_state.create_property("DialogState")
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        await super().on_turn(turn_context)
-        # Saved only when the turn succeeded: a failed turn's half-made changes are dropped.
-        await self._conversation_state.save_changes(turn_context)
-        await self._user_state.save_changes(turn_context)
+        async with self._turn_state.exclusive(turn_context):
+            if not await self._turn_state.claim(turn_context):
+                log.info("activity %s delivered again: already processed", turn_context.activity.id)
+                return
+            await self._turn_state.load(turn_context)
+            await super().on_turn(turn_context)
+            # Saved only when the turn succeeded: a failed turn's half-made changes are dropped.
+            try:
+                await self._turn_state.save(turn_context, rebase=turn_context.responded)
+            except EtagConflict:
+                # Another process changed this state and nothing was sent yet: run the
+                # turn again on the fresh state rather than patching its outcome.
+                await self._turn_state.load(turn_context)
+                await super().on_turn(turn_context)
+                await self._turn_state.save(turn_context)
 
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext
@@ -44,6 +62,7 @@ class CustomerServiceBot(ActivityHandler):
             await turn_context.send_activity(reply_activity(NO_TEXT))
             return
         turn_context.activity.text = text
+        await self._customer_contexts.update(turn_context, lambda c: c.count_message())
         await DialogExtensions.run_dialog(self._dialog, turn_context, self._dialog_state)
 
 

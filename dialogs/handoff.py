@@ -16,7 +16,6 @@ from state.customer_context import CustomerContextAccessor
 async def request_person(
     turn_context: TurnContext, customer_contexts: CustomerContextAccessor, clock: Clock
 ) -> None:
-    context = await customer_contexts.get(turn_context)
-    context.handoff_requested_at = clock()
-    await customer_contexts.set(turn_context, context)
+    requested_at = clock()
+    await customer_contexts.update(turn_context, lambda c: c.request_handoff(requested_at))
     await turn_context.send_activity(reply_activity(PERSON_REQUESTED))

@@ -83,6 +83,5 @@ class MainDialog(ComponentDialog):
     async def _remember_intent(self, dc: DialogContext, recognition: Recognition) -> None:
         if recognition.intent in (Intent.NONE, Intent.GREETING):
             return
-        context = await self._customer_contexts.get(dc.context)
-        context.last_intent = recognition.intent.value
-        await self._customer_contexts.set(dc.context, context)
+        intent = recognition.intent.value
+        await self._customer_contexts.update(dc.context, lambda c: c.remember_intent(intent))

@@ -114,10 +114,10 @@ class OrderStatusDialog(ComponentDialog):
             await step.context.send_activity(reply_activity(replies.ORDER_SYSTEM_DOWN))
             return await step.end_dialog()
 
-        context = await self._customer_contexts.get(step.context)
-        context.last_order_number = order_number
-        context.last_order_at = self._clock()
-        await self._customer_contexts.set(step.context, context)
+        looked_up_at = self._clock()
+        await self._customer_contexts.update(
+            step.context, lambda c: c.remember_order(order_number, looked_up_at)
+        )
         now = customer_now(step.context.activity, self._clock)
         await step.context.send_activity(reply_activity(replies.order_status(order, now)))
         return await step.end_dialog()

@@ -1,0 +1,142 @@
+"""Loading and saving a turn's state so that concurrent turns never lose an update.
+
+- In one process, turns of the same conversation or the same customer run one at
+  a time (KeyedLocks on their state keys).
+- Across processes, every write carries the etag it read. On a conflict the
+  fresh document is read again and this turn's change is applied to it: a
+  property with a recorded change (the customer context: "count a message",
+  "remember order 123456") replays those changes onto the fresh value; any other
+  property this turn changed takes this turn's value; the rest keep the fresh
+  value. A turn that has sent nothing yet is simply run again on fresh state.
+- An activity delivered again (same id: Teams redelivers after 15 s) is claimed
+  once with a create-only document and not processed a second time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from botbuilder.core import BotState, TurnContext
+
+from state import codec
+from state.bot_storage import BotStorage
+from state.documents import DocumentExists, DocumentWrite, EtagConflict, StoredDocument
+from state.keyed_locks import KeyedLocks
+
+log = logging.getLogger(__name__)
+
+Replay = Callable[[Any], Any]  # a property's fresh JSON -> with this turn's changes applied
+
+# Bounded: after this many conflicts in a row the turn fails (and apologises).
+MAX_REBASES = 5
+CLAIM_TTL = 24 * 3600
+
+_BASE = "turnState.base"  # each key's properties as loaded, as JSON
+_REPLAYS = "turnState.replays"
+
+
+def replay_on_conflict(turn_context: TurnContext, property_name: str, replay: Replay) -> None:
+    """Registers how to apply this turn's changes of a property to a fresher copy of it."""
+    turn_context.turn_state.setdefault(_REPLAYS, {})[property_name] = replay
+
+
+class TurnState:
+    def __init__(self, storage: BotStorage, *states: BotState) -> None:
+        # Saved in this order: the customer's user state before the conversation's dialog
+        # state, so a failure between the two loses the dialog step, not what was learned.
+        self._storage = storage
+        self._states = states
+        self._locks = KeyedLocks()
+
+    def _keyed(self, turn_context: TurnContext) -> list[tuple[BotState, str]]:
+        """The states this activity has, with their keys (an activity without a sender,
+        such as some conversationUpdates, has no user state)."""
+        keyed = []
+        for state in self._states:
+            with contextlib.suppress(TypeError, AttributeError):
+                keyed.append((state, state.get_storage_key(turn_context)))
+        return keyed
+
+    @asynccontextmanager
+    async def exclusive(self, turn_context: TurnContext) -> AsyncIterator[None]:
+        async with self._locks.hold(*(key for _, key in self._keyed(turn_context))):
+            yield
+
+    async def claim(self, turn_context: TurnContext) -> bool:
+        """False when this activity was already taken by an earlier delivery."""
+        activity = turn_context.activity
+        if not activity.id or not activity.conversation:
+            return True
+        conversation = f"{activity.channel_id}/conversations/{activity.conversation.id}"
+        key = f"{conversation}/activities/{activity.id}"
+        claim = {"claimedAt": datetime.now(UTC).isoformat()}
+        try:
+            await self._storage.documents.write(
+                {key: DocumentWrite(claim, create_only=True, ttl=CLAIM_TTL)}
+            )
+        except DocumentExists:
+            return False
+        return True
+
+    async def load(self, turn_context: TurnContext) -> None:
+        turn_context.turn_state[_BASE] = {}
+        turn_context.turn_state[_REPLAYS] = {}
+        for state, key in self._keyed(turn_context):
+            await state.load(turn_context, force=True)
+            cached = state.get_cached_state(turn_context)
+            turn_context.turn_state[_BASE][key] = _as_json(cached.state)
+
+    async def save(self, turn_context: TurnContext, *, rebase: bool = True) -> None:
+        """Writes what changed; on a conflict rebases (or, with rebase=False, raises)."""
+        for state, key in self._keyed(turn_context):
+            cached = state.get_cached_state(turn_context)
+            if cached is None or not cached.is_changed:
+                continue
+            for attempt in range(MAX_REBASES + 1):
+                try:
+                    await self._storage.write({key: cached.state})
+                    break
+                except EtagConflict:
+                    if not rebase or attempt == MAX_REBASES:
+                        raise
+                    log.info(
+                        "state %s changed under this turn: applying the turn's change again", key
+                    )
+                    fresh = (await self._storage.documents.read([key])).get(key)
+                    self._rebase(turn_context, key, cached.state, fresh)
+            cached.hash = cached.compute_hash(cached.state)
+
+    def _rebase(
+        self, turn_context: TurnContext, key: str, item: dict, fresh: StoredDocument | None
+    ) -> None:
+        base = turn_context.turn_state[_BASE].get(key, {})
+        mine = _as_json(item)
+        theirs = fresh.data if fresh else {}
+        replays = turn_context.turn_state.get(_REPLAYS, {})
+        merged = {}
+        for name in {*base, *mine, *theirs}:
+            if name in replays:
+                value = replays[name](theirs.get(name))
+            elif mine.get(name) != base.get(name):
+                value = mine.get(name)
+            else:
+                value = theirs.get(name)
+            if value is not None:
+                merged[name] = value
+        rebased = (
+            self._storage.item(key, merged, fresh.etag)
+            if fresh
+            else {name: codec.decode(value) for name, value in merged.items()}
+        )
+        item.clear()
+        item.update(rebased)
+        turn_context.turn_state[_BASE][key] = theirs
+
+
+def _as_json(item: dict) -> dict:
+    return {name: codec.encode(value) for name, value in item.items() if name != "e_tag"}
