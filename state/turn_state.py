@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -99,7 +100,7 @@ class TurnState:
                 continue
             for attempt in range(MAX_REBASES + 1):
                 try:
-                    await self._storage.write({key: cached.state})
+                    await self._write(key, cached.state)
                     break
                 except EtagConflict:
                     if not rebase or attempt == MAX_REBASES:
@@ -110,6 +111,14 @@ class TurnState:
                     fresh = (await self._storage.documents.read([key])).get(key)
                     self._rebase(turn_context, key, cached.state, fresh)
             cached.hash = cached.compute_hash(cached.state)
+
+    async def _write(self, key: str, item: dict) -> None:
+        write = self._storage.document_write(key, item)
+        if write.if_match is None:
+            # Nothing was stored when the turn read: two first turns must not both "create".
+            write = dataclasses.replace(write, create_only=True)
+        etags = await self._storage.documents.write({key: write})
+        item["e_tag"] = etags[key]
 
     def _rebase(
         self, turn_context: TurnContext, key: str, item: dict, fresh: StoredDocument | None

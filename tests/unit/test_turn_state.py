@@ -1,0 +1,143 @@
+"""Turn safety: two bot processes sharing one store never lose each other's updates."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from botbuilder.core import ConversationState, TurnContext, UserState
+from botbuilder.core.adapters import TestAdapter
+from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
+
+from state.bot_storage import BotStorage
+from state.customer_context import CustomerContextAccessor
+from state.documents import EtagConflict
+from state.keyed_locks import KeyedLocks
+from state.memory_store import MemoryDocumentStore
+from state.turn_state import TurnState
+from tests.conftest import NOW
+
+
+class Process:
+    """What one bot process holds: its own states, locks and accessors, over a shared store."""
+
+    def __init__(self, storage: BotStorage) -> None:
+        self.user_state = UserState(storage)
+        self.conversation_state = ConversationState(storage)
+        self.turn_state = TurnState(storage, self.user_state, self.conversation_state)
+        self.customers = CustomerContextAccessor(self.user_state)
+        self.notes = self.conversation_state.create_property("notes")
+
+    def turn(self, conversation: str = "c1", activity_id: str = "a1") -> TurnContext:
+        return TurnContext(
+            TestAdapter(),
+            Activity(
+                type="message",
+                id=activity_id,
+                channel_id="webchat",
+                text="hi",
+                from_property=ChannelAccount(id="alice"),
+                recipient=ChannelAccount(id="bot"),
+                conversation=ConversationAccount(id=conversation),
+            ),
+        )
+
+
+@pytest.fixture
+def storage() -> BotStorage:
+    return BotStorage(MemoryDocumentStore())
+
+
+async def test_concurrent_changes_to_a_customer_are_all_kept(storage: BotStorage) -> None:
+    one, two = Process(storage), Process(storage)
+    first, second = one.turn("c1"), two.turn("c2")
+    await one.turn_state.load(first)
+    await two.turn_state.load(second)
+    await one.customers.update(first, lambda c: c.count_message())
+    await two.customers.update(second, lambda c: c.count_message())
+    await two.customers.update(second, lambda c: c.remember_intent("help"))
+    await two.turn_state.save(second)
+
+    # Both read "no customer yet"; the second saved first. The first turn's write meets
+    # the conflict and its changes are applied again to what the second wrote.
+    await one.customers.update(first, lambda c: c.remember_order("123456", NOW))
+    await one.turn_state.save(first)
+
+    check = one.turn("c3")
+    await one.turn_state.load(check)
+    context = await one.customers.get(check)
+    assert context.message_count == 2
+    assert (context.last_order_number, context.last_intent) == ("123456", "help")
+
+    # Again, now that the customer exists: the etag decides.
+    first, second = one.turn("c1"), two.turn("c2")
+    await one.turn_state.load(first)
+    await two.turn_state.load(second)
+    await two.customers.update(second, lambda c: c.count_message())
+    await two.turn_state.save(second)
+    await one.customers.update(first, lambda c: c.count_message())
+    await one.turn_state.save(first)
+    await one.turn_state.load(check)
+    assert (await one.customers.get(check)).message_count == 4
+
+
+async def test_without_rebase_a_conflict_is_raised_for_the_turn_to_run_again(
+    storage: BotStorage,
+) -> None:
+    one, two = Process(storage), Process(storage)
+    first, second = one.turn(), two.turn()
+    await one.turn_state.load(first)
+    await two.turn_state.load(second)
+    await one.customers.update(first, lambda c: c.count_message())
+    await two.customers.update(second, lambda c: c.count_message())
+    await two.turn_state.save(second)
+    with pytest.raises(EtagConflict):
+        await one.turn_state.save(first, rebase=False)
+
+
+async def test_a_changed_property_without_replay_takes_this_turns_value_and_keeps_others(
+    storage: BotStorage,
+) -> None:
+    one, two = Process(storage), Process(storage)
+    first, second = one.turn(), two.turn()
+    await one.turn_state.load(first)
+    await two.turn_state.load(second)
+    await one.notes.set(first, {"step": 3})
+    other = two.conversation_state.create_property("other")
+    await other.set(second, {"written": "by two"})
+    await two.turn_state.save(second)
+    await one.turn_state.save(first)
+
+    check = one.turn()
+    await one.turn_state.load(check)
+    assert await one.notes.get(check) == {"step": 3}
+    assert await one.conversation_state.create_property("other").get(check) == {"written": "by two"}
+
+
+async def test_an_activity_is_claimed_once(storage: BotStorage) -> None:
+    one, two = Process(storage), Process(storage)
+    assert await one.turn_state.claim(one.turn(activity_id="x"))
+    assert not await two.turn_state.claim(two.turn(activity_id="x"))
+    assert await two.turn_state.claim(two.turn(activity_id="y"))
+
+
+async def test_keyed_locks_serialise_a_key_and_forget_it_after() -> None:
+    locks = KeyedLocks()
+    running: list[str] = []
+    overlaps: list[set[str]] = []
+
+    async def hold(name: str, *keys: str) -> None:
+        async with locks.hold(*keys):
+            running.append(name)
+            overlaps.append(set(running))
+            await asyncio.sleep(0.01)
+            running.remove(name)
+
+    await asyncio.gather(
+        hold("a", "conversation-1", "alice"),
+        hold("b", "alice", "conversation-2"),  # the same customer elsewhere: waits
+        hold("c", "conversation-3", "bob"),  # someone else: runs alongside
+    )
+    assert not any({"a", "b"} <= seen for seen in overlaps)
+    assert any({"a", "c"} <= seen for seen in overlaps)
+    assert len(locks) == 0
