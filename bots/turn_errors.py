@@ -9,6 +9,7 @@ from botbuilder.core import ConversationState, TurnContext
 
 from channels.replies import TURN_FAILED
 from dialogs.reply_activity import reply_activity
+from state.documents import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def turn_error_handler(conversation_state: ConversationState) -> TurnErrorHandle
                 )
         except Exception:
             log.exception("could not tell the customer about failed activity %s", activity.id)
+        if isinstance(error, StorageError):
+            return  # nothing can be written now; the turn's own changes were never saved
         # Start the next message clean instead of failing on the same dialog step again.
         try:
             await conversation_state.clear_state(turn_context)

@@ -121,12 +121,19 @@ class Conversation:
         return await self.send(type="message", **fields)
 
     async def send(self, **fields: Any) -> list[Json]:
+        activity = self.activity(**fields)
         before = len(self.channel.received(self.id))
-        response = await self.channel.post(self.activity(**fields))
+        response = await self.channel.post(activity)
         if response.status >= 300:
             raise RuntimeError(f"the bot answered HTTP {response.status}")
-        # The bot replies within the request: when it answers, its replies are here.
-        return self.channel.received(self.id)[before:]
+        # The bot replies within the request: when it answers, its replies are here. Where
+        # replies name the activity they answer (botbuilder leaves replyToId out on Web
+        # Chat and Direct Line), that keeps apart replies to messages sent at once.
+        return [
+            a
+            for a in self.channel.received(self.id)[before:]
+            if a.get("replyToId") in (activity["id"], None)
+        ]
 
     def activity(self, **fields: Any) -> Json:
         """An activity shaped as this channel sends it."""

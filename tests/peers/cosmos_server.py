@@ -58,6 +58,7 @@ class CosmosServer:
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGCONT)  # a paused process cannot exit
             self._process.terminate()
             self._process.wait(timeout=10)
         self._process = None
