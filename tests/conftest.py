@@ -43,13 +43,15 @@ def cosmos_server() -> Iterator[CosmosServer]:
 
 def cosmos_settings(server: CosmosServer, **values: object) -> Settings:
     return make_settings(
-        STORAGE="cosmos",
-        COSMOS_ENDPOINT=server.endpoint,
-        COSMOS_KEY=KEY,
-        COSMOS_DATABASE=f"test-{uuid.uuid4().hex[:12]}",
-        COSMOS_VERIFY_TLS=False,
-        COSMOS_CREATE_CONTAINER=True,
-        **values,
+        **{
+            "STORAGE": "cosmos",
+            "COSMOS_ENDPOINT": server.endpoint,
+            "COSMOS_KEY": KEY,
+            "COSMOS_DATABASE": f"test-{uuid.uuid4().hex[:12]}",
+            "COSMOS_VERIFY_TLS": False,
+            "COSMOS_CREATE_CONTAINER": True,
+            **values,
+        }
     )
 
 

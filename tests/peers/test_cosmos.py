@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,7 @@ from state.bot_storage import BotStorage
 from state.cosmos_store import CosmosDocumentStore
 from tests.conftest import cosmos_settings, serve_bot
 from tests.peers.cosmos_server import KEY, CosmosServer
+from tests.peers.throttling_proxy import ThrottlingProxy
 from tools.local_channel import ChannelUser, LocalChannel
 
 STATUS_123456 = "Your order 123456 is out for delivery and expected by 1 PM today."
@@ -195,6 +197,28 @@ async def test_objects_jsonpickle_stored_are_never_restored(cosmos_server: Cosmo
         item = (await BotStorage(store).read([key]))[key]
     assert "DialogState" not in item  # dropped, so the next message starts the dialog anew
     assert item["note"] == "plain"
+
+
+async def test_throttling_is_waited_out_within_its_budget_and_apologised_past_it(
+    cosmos_server: CosmosServer,
+) -> None:
+    async with ThrottlingProxy(cosmos_server.port) as proxy:
+        settings = cosmos_settings(cosmos_server, COSMOS_ENDPOINT=proxy.endpoint)
+        async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
+            conversation = channel.conversation(ChannelUser("frank", "Frank"))
+            proxy.throttle(3, retry_after_ms=100)
+            assert texts(await conversation.say("where is order 123456")) == [STATUS_123456]
+            assert proxy.throttled == 3
+
+            proxy.throttle(1000, retry_after_ms=1000)
+            started = time.monotonic()
+            answer = await conversation.say("where is order 234567")
+            assert texts(answer) == [replies.TURN_FAILED.text]
+            assert time.monotonic() - started < 10  # inside Teams' 15 s, not Cosmos' 30 s
+            proxy.throttle(0)
+        # Nothing of the throttled turn was written.
+        context = await customer_context(settings, "webchat", "frank")
+        assert (context["messageCount"], context["lastOrderNumber"]) == (1, "123456")
 
 
 async def test_cosmos_stopped_mid_run_then_back() -> None:
