@@ -48,11 +48,19 @@ def storage() -> BotStorage:
     return BotStorage(MemoryDocumentStore())
 
 
-async def test_concurrent_changes_to_a_customer_are_all_kept(storage: BotStorage) -> None:
+async def racing_turns(
+    storage: BotStorage, conversations: tuple[str, str] = ("c1", "c2")
+) -> tuple[Process, TurnContext, Process, TurnContext]:
+    """Two processes each start a turn of the same customer before either saves."""
     one, two = Process(storage), Process(storage)
-    first, second = one.turn("c1"), two.turn("c2")
+    first, second = one.turn(conversations[0]), two.turn(conversations[1])
     await one.turn_state.load(first)
     await two.turn_state.load(second)
+    return one, first, two, second
+
+
+async def test_concurrent_changes_to_a_customer_are_all_kept(storage: BotStorage) -> None:
+    one, first, two, second = await racing_turns(storage)
     await one.customers.update(first, lambda c: c.count_message())
     await two.customers.update(second, lambda c: c.count_message())
     await two.customers.update(second, lambda c: c.remember_intent("help"))
@@ -84,10 +92,7 @@ async def test_concurrent_changes_to_a_customer_are_all_kept(storage: BotStorage
 async def test_without_rebase_a_conflict_is_raised_for_the_turn_to_run_again(
     storage: BotStorage,
 ) -> None:
-    one, two = Process(storage), Process(storage)
-    first, second = one.turn(), two.turn()
-    await one.turn_state.load(first)
-    await two.turn_state.load(second)
+    one, first, two, second = await racing_turns(storage)
     await one.customers.update(first, lambda c: c.count_message())
     await two.customers.update(second, lambda c: c.count_message())
     await two.turn_state.save(second)
@@ -98,10 +103,7 @@ async def test_without_rebase_a_conflict_is_raised_for_the_turn_to_run_again(
 async def test_a_changed_property_without_replay_takes_this_turns_value_and_keeps_others(
     storage: BotStorage,
 ) -> None:
-    one, two = Process(storage), Process(storage)
-    first, second = one.turn(), two.turn()
-    await one.turn_state.load(first)
-    await two.turn_state.load(second)
+    one, first, two, second = await racing_turns(storage, ("c1", "c1"))
     await one.notes.set(first, {"step": 3})
     other = two.conversation_state.create_property("other")
     await other.set(second, {"written": "by two"})
