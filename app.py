@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiohttp import web
-from botbuilder.core import ConversationState, UserState, serializer_helper
+from botbuilder.core import ConversationState, serializer_helper
 from botbuilder.integration.aiohttp import (
     CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
@@ -32,6 +32,9 @@ from msrest.exceptions import DeserializationError
 from bots.customer_service_bot import CustomerServiceBot
 from bots.turn_errors import turn_error_handler
 from config import ConfigError, Settings, load_settings
+from customers.directory import DemoCustomerDirectory
+from customers.identity import IdentityService
+from customers.privacy import PrivacyPolicy
 from dialogs.clock import Clock, system_clock
 from dialogs.main_dialog import MainDialog
 from dialogs.order_status_dialog import OrderStatusDialog
@@ -41,7 +44,7 @@ from services.http_orders import HttpOrderService
 from services.orders import OrderService
 from state.bot_storage import BotStorage, StateTtl
 from state.cosmos_store import CosmosDocumentStore
-from state.customer_context import CustomerContextAccessor
+from state.customer_context import CustomerContextAccessor, CustomerState
 from state.documents import DocumentStore, StorageError
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
@@ -70,9 +73,10 @@ class Resource(Protocol):
 class BotParts:
     bot: CustomerServiceBot
     conversation_state: ConversationState
-    user_state: UserState
+    customer_state: CustomerState
     documents: DocumentStore
     orders: OrderService
+    identity: IdentityService
     resources: list[Resource] = field(default_factory=list)
 
 
@@ -87,8 +91,17 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         documents, StateTtl(settings.CONVERSATION_STATE_TTL, settings.CUSTOMER_STATE_TTL)
     )
     conversation_state = ConversationState(storage)
-    user_state = UserState(storage)
-    customer_contexts = CustomerContextAccessor(user_state)
+    customer_state = CustomerState(storage)
+    customer_contexts = CustomerContextAccessor(
+        customer_state, PrivacyPolicy(settings.restricted_channels)
+    )
+    signing_key = settings.CUSTOMER_ID_SIGNING_KEY
+    identity = IdentityService(
+        documents,
+        DemoCustomerDirectory(),
+        signing_key.get_secret_value() if signing_key else None,
+        clock,
+    )
 
     orders: OrderService
     resources: list[Resource] = [documents]
@@ -103,12 +116,15 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         RuleRecognizer(),
         OrderStatusDialog(orders, customer_contexts, clock),
         customer_contexts,
+        identity,
         clock,
     )
-    # The customer's user state first: see TurnState.
-    turn_state = TurnState(storage, user_state, conversation_state)
-    bot = CustomerServiceBot(turn_state, conversation_state, customer_contexts, dialog)
-    return BotParts(bot, conversation_state, user_state, documents, orders, resources)
+    # The customer's state first: see TurnState.
+    turn_state = TurnState(storage, customer_state, conversation_state)
+    bot = CustomerServiceBot(
+        turn_state, conversation_state, customer_contexts, identity, dialog, clock
+    )
+    return BotParts(bot, conversation_state, customer_state, documents, orders, identity, resources)
 
 
 def _document_store(settings: Settings) -> DocumentStore:

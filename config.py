@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     ORDER_API_URL: AnyHttpUrl | None = None
     ORDER_API_KEY: SecretStr | None = None
 
+    # Channels from which only identifiers and task state are stored about a customer
+    # (comma-separated channel ids, e.g. "facebook,sms"); empty: no channel is restricted.
+    RESTRICTED_CHANNELS: str = ""
+    # Signs the customer id in Direct Line user ids the bot's token endpoint issues
+    # (dl_<customer id>.<signature>); unset: every Direct Line user is anonymous until linked.
+    CUSTOMER_ID_SIGNING_KEY: SecretStr | None = None
+
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("MicrosoftAppType")
@@ -141,6 +148,10 @@ class Settings(BaseSettings):
     @property
     def APP_TENANTID(self) -> str:
         return self.MicrosoftAppTenantId
+
+    @property
+    def restricted_channels(self) -> frozenset[str]:
+        return frozenset(c.strip() for c in self.RESTRICTED_CHANNELS.split(",") if c.strip())
 
     @property
     def auth_enabled(self) -> bool:

@@ -1,20 +1,44 @@
-"""The ActivityHandler: the edge between a channel's activities and the dialogs."""
+"""The ActivityHandler: the edge between a channel's activities and the dialogs.
+
+A turn: claim the activity (a redelivery is dropped), resolve which customer
+the channel account belongs to (linking accounts first when the message is a
+link code), then, one turn at a time per conversation and customer, load
+state, run the dialogs and save.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from botbuilder.core import ActivityHandler, ConversationState, TurnContext
-from botbuilder.dialogs import Dialog, DialogExtensions
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.dialogs import Dialog, DialogExtensions, DialogSet
 from botbuilder.schema import Activity, ChannelAccount
 
-from channels.replies import NO_TEXT, WELCOME
+from channels import replies
+from customers.accounts import ChannelAccount as CustomerChannelAccount
+from customers.context import ChannelAccountRecord
+from customers.identity import EmailLookup, IdentityService, LinkOutcome
+from customers.link_codes import code_in_link_command, is_unlink_command
+from dialogs.main_dialog import RESUME
 from dialogs.reply_activity import reply_activity
-from state.customer_context import CustomerContextAccessor
+from state.customer_context import CUSTOMER_ID, CustomerContextAccessor
 from state.documents import EtagConflict
 from state.turn_state import TurnState
 
 log = logging.getLogger(__name__)
+
+ROSTER_LOOKUP_TIMEOUT = 3.0
+_IDENTITY_REPLY = "identityReply"
+_LINK_REPLIES = {
+    LinkOutcome.LINKED: replies.LINKED,
+    LinkOutcome.ALREADY_LINKED: replies.ALREADY_LINKED,
+    LinkOutcome.WRONG_CODE: replies.LINK_CODE_REFUSED,
+    LinkOutcome.TOO_MANY_TRIES: replies.LINK_TOO_MANY_TRIES,
+}
 
 
 class CustomerServiceBot(ActivityHandler):
@@ -23,20 +47,28 @@ class CustomerServiceBot(ActivityHandler):
         turn_state: TurnState,
         conversation_state: ConversationState,
         customer_contexts: CustomerContextAccessor,
+        identity: IdentityService,
         dialog: Dialog,
+        clock: Callable[[], datetime],
     ) -> None:
         self._turn_state = turn_state
+        self._conversation_state = conversation_state
         self._customer_contexts = customer_contexts
+        self._identity = identity
         self._dialog = dialog
+        self._clock = clock
         self._dialog_state = conversation_state.create_property("DialogState")
 
     async def on_turn(self, turn_context: TurnContext) -> None:
+        if not await self._turn_state.claim(turn_context):
+            log.info("activity %s delivered again: already processed", turn_context.activity.id)
+            return
+        account = channel_account(turn_context.activity)
+        if account is not None:
+            await self._resolve_customer(turn_context, account)
         async with self._turn_state.exclusive(turn_context):
-            if not await self._turn_state.claim(turn_context):
-                log.info("activity %s delivered again: already processed", turn_context.activity.id)
-                return
             await self._turn_state.load(turn_context)
-            await super().on_turn(turn_context)
+            await self._run(turn_context, account)
             # Saved only when the turn succeeded: a failed turn's half-made changes are dropped.
             try:
                 await self._turn_state.save(turn_context, rebase=turn_context.responded)
@@ -44,26 +76,118 @@ class CustomerServiceBot(ActivityHandler):
                 # Another process changed this state and nothing was sent yet: run the
                 # turn again on the fresh state rather than patching its outcome.
                 await self._turn_state.load(turn_context)
-                await super().on_turn(turn_context)
+                await self._run(turn_context, account)
                 await self._turn_state.save(turn_context)
+
+    async def _run(self, turn_context: TurnContext, account: CustomerChannelAccount | None) -> None:
+        if account is not None:
+            record = ChannelAccountRecord(
+                account=account.key,
+                channel=account.channel,
+                user_id=account.user_id,
+                linked_at=self._clock(),
+            )
+            conversation_key = self._conversation_state.get_storage_key(turn_context)
+            now = self._clock()
+            await self._customer_contexts.update(
+                turn_context, lambda c: c.saw(record, conversation_key, now)
+            )
+        await super().on_turn(turn_context)
+
+    async def _resolve_customer(
+        self, turn_context: TurnContext, account: CustomerChannelAccount
+    ) -> None:
+        """Who this is; a link or unlink command changes it before any state is loaded."""
+        email_lookup = _roster_email(turn_context) if account.channel == "msteams" else None
+        customer_id = await self._identity.resolve(account, email_lookup)
+        text = utterance(turn_context.activity)
+        if turn_context.activity.type == "message":
+            code = code_in_link_command(text)
+            if code:
+                result = await self._identity.redeem(code, account, customer_id)
+                customer_id = result.customer_id
+                turn_context.turn_state[_IDENTITY_REPLY] = result.outcome
+            elif is_unlink_command(text):
+                customer_id = await self._identity.unlink(account, customer_id)
+                turn_context.turn_state[_IDENTITY_REPLY] = "unlinked"
+        turn_context.turn_state[CUSTOMER_ID] = customer_id
 
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext
     ) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
         for member in members_added:
-            if member.id != bot_id:
-                await turn_context.send_activity(reply_activity(WELCOME))
+            if member.id == bot_id:
+                continue
+            if member.id == getattr(turn_context.activity.from_property, "id", None) and (
+                await self._resumable(turn_context)
+            ):
+                # "Welcome back! On web chat you were checking order 123456. ..."
+                await self._begin_main_dialog(turn_context, {RESUME: True})
+            else:
+                await turn_context.send_activity(reply_activity(replies.WELCOME))
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
+        outcome = turn_context.turn_state.get(_IDENTITY_REPLY)
+        if outcome is not None:
+            reply = replies.UNLINKED if outcome == "unlinked" else _LINK_REPLIES[outcome]
+            await turn_context.send_activity(reply_activity(reply))
+            if outcome == LinkOutcome.LINKED and await self._resumable(turn_context):
+                await self._begin_main_dialog(turn_context, {RESUME: True})
+            return
         text = utterance(turn_context.activity)
         if not text:
             # An attachment, a sticker, an empty card submit: nothing to understand.
-            await turn_context.send_activity(reply_activity(NO_TEXT))
+            await turn_context.send_activity(reply_activity(replies.NO_TEXT))
             return
         turn_context.activity.text = text
         await self._customer_contexts.update(turn_context, lambda c: c.count_message())
         await DialogExtensions.run_dialog(self._dialog, turn_context, self._dialog_state)
+
+    async def _resumable(self, turn_context: TurnContext) -> bool:
+        if CUSTOMER_ID not in turn_context.turn_state:
+            return False
+        context = await self._customer_contexts.get(turn_context)
+        channel = turn_context.activity.channel_id
+        return context.resumable_elsewhere(channel, self._clock()) is not None
+
+    async def _begin_main_dialog(self, turn_context: TurnContext, options: dict) -> None:
+        dialogs = DialogSet(self._dialog_state)
+        dialogs.add(self._dialog)
+        dialog_context = await dialogs.create_context(turn_context)
+        await dialog_context.cancel_all_dialogs()
+        await dialog_context.begin_dialog(self._dialog.id, options)
+
+
+def channel_account(activity: Activity) -> CustomerChannelAccount | None:
+    """The sender as a customer channel account; None when the activity names no sender."""
+    sender = activity.from_property
+    if sender is None or not sender.id or not activity.channel_id:
+        return None
+    channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = (channel_data.get("tenant") or {}).get("id") or getattr(
+        activity.conversation, "tenant_id", None
+    )
+    return CustomerChannelAccount(
+        activity.channel_id, sender.id, getattr(sender, "aad_object_id", None), tenant
+    )
+
+
+def _roster_email(turn_context: TurnContext) -> EmailLookup:
+    """The Teams member's email from the roster, looked up only for an account not yet known."""
+
+    async def lookup() -> str | None:
+        try:
+            async with asyncio.timeout(ROSTER_LOOKUP_TIMEOUT):
+                member = await TeamsInfo.get_member(
+                    turn_context, turn_context.activity.from_property.id
+                )
+        except Exception as error:  # the roster is a nicety: never fail a turn on it
+            log.info("Teams roster lookup failed: %s", type(error).__name__)
+            return None
+        return getattr(member, "email", None)
+
+    return lookup
 
 
 def utterance(activity: Activity) -> str:

@@ -107,3 +107,60 @@ def describe_eta(eta: datetime, now: datetime) -> str:
     else:
         when = f"{clock} on {local:%A} {local.day} {local:%B} {local.year}"
     return f"was expected by {when}" if local < now else f"expected by {when}"
+
+
+# --- one customer across channels --------------------------------------------
+
+CHANNEL_NAMES = {
+    "webchat": "web chat",
+    "directline": "web chat",
+    "msteams": "Teams",
+    "facebook": "Messenger",
+    "emulator": "the Emulator",
+    "sms": "SMS",
+}
+
+
+def channel_name(channel_id: str) -> str:
+    return CHANNEL_NAMES.get(channel_id, channel_id)
+
+
+def link_code_issued(code: str, minutes: int) -> Reply:
+    return Reply(
+        f"Your link code is {code}. On your other channel, send: link {code}\n"
+        f"It works once, for {minutes} minutes."
+    )
+
+
+LINKED = Reply("Done: your accounts are linked, and I'll recognise you on each of them.")
+ALREADY_LINKED = Reply("This account is already linked with that one.")
+LINK_CODE_REFUSED = Reply(
+    "That code didn't work: it may be mistyped, used or expired. "
+    'Ask for a new one with "link another channel" where you are already known.'
+)
+LINK_TOO_MANY_TRIES = Reply("Too many wrong codes from this account. Please try again in an hour.")
+UNLINKED = Reply(
+    "This account is no longer linked with your other channels. Here, we start afresh."
+)
+
+
+def resume_offer(channel_id: str, order_number: str | None) -> Reply:
+    where = channel_name(channel_id)
+    if order_number:
+        return Reply(
+            f"Welcome back! On {where} you were checking order {order_number}. "
+            "Want the latest status?"
+        )
+    return Reply(f"Welcome back! On {where} you were checking an order. Want to continue?")
+
+
+NOT_RESUMING = Reply("Okay. What can I do for you?", _MAIN_CHOICES)
+CONFIRM_DELETE = Reply(
+    "This deletes everything I know about you, on every channel: the orders you asked about, "
+    "linked accounts and our conversations. Delete it all?"
+)
+DATA_DELETED = Reply(
+    "Done: I've deleted everything I knew about you. If you write again, "
+    "I'll greet you as a new customer."
+)
+NOT_DELETED = Reply("Okay, nothing was deleted.", _MAIN_CHOICES)

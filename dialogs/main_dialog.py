@@ -1,10 +1,12 @@
 """The main router: finds what the customer wants and starts that task.
 
-Help, cancel and asking for a person interrupt any step of any task.
+Help, cancel, asking for a person, linking another channel and deleting one's
+data interrupt any step of any task.
 """
 
 from __future__ import annotations
 
+from botbuilder.core import TurnContext
 from botbuilder.dialogs import (
     ComponentDialog,
     DialogContext,
@@ -13,14 +15,33 @@ from botbuilder.dialogs import (
     WaterfallDialog,
     WaterfallStepContext,
 )
+from botbuilder.dialogs.prompts import ConfirmPrompt, PromptOptions
 
 from channels import replies
+from customers.identity import IdentityService
+from customers.link_codes import CODE_LIFETIME
 from dialogs.clock import Clock
 from dialogs.handoff import request_person
-from dialogs.order_status_dialog import ORDER_NUMBER, OrderStatusDialog
+from dialogs.order_status_dialog import ORDER_NUMBER, SKIP_RECENT_ORDER, OrderStatusDialog
 from dialogs.reply_activity import reply_activity
 from nlu.recognizer import Intent, Recognition, Recognizer
-from state.customer_context import CustomerContextAccessor
+from state.customer_context import CustomerContextAccessor, turn_customer_id
+from state.turn_state import discard_changes
+
+# Options a caller may pass to start with something other than the customer's words.
+RESUME = "resume"
+INTENT = "intent"
+
+_CONFIRM_PROMPT = "MainDialog.confirm"
+_ASKED = "asked"
+ORDER_NUMBER_OPTIONS = "orderStatusOptions"
+_INTERRUPTIONS = (
+    Intent.HELP,
+    Intent.CANCEL,
+    Intent.HUMAN_HANDOFF,
+    Intent.LINK_CHANNEL,
+    Intent.DELETE_DATA,
+)
 
 
 class MainDialog(ComponentDialog):
@@ -29,26 +50,42 @@ class MainDialog(ComponentDialog):
         recognizer: Recognizer,
         order_status_dialog: OrderStatusDialog,
         customer_contexts: CustomerContextAccessor,
+        identity: IdentityService,
         clock: Clock,
     ) -> None:
         super().__init__(MainDialog.__name__)
         self._recognizer = recognizer
         self._customer_contexts = customer_contexts
+        self._identity = identity
         self._clock = clock
         self._order_status_id = order_status_dialog.id
 
         self.add_dialog(order_status_dialog)
-        self.add_dialog(WaterfallDialog(WaterfallDialog.__name__, [self.route_step]))
+        self.add_dialog(ConfirmPrompt(_CONFIRM_PROMPT, default_locale="en-us"))
+        self.add_dialog(
+            WaterfallDialog(WaterfallDialog.__name__, [self.route_step, self.confirmed_step])
+        )
         self.initial_dialog_id = WaterfallDialog.__name__
 
     async def route_step(self, step: WaterfallStepContext) -> DialogTurnResult:
-        recognition = await self._recognizer.recognize(step.context.activity.text or "")
-        await self._remember_intent(step, recognition)
+        options = step.options or {}
+        if options.get(RESUME):
+            return await self._offer_resume(step)
+        if options.get(INTENT):
+            recognition = Recognition(Intent(options[INTENT]))
+        else:
+            recognition = await self._recognizer.recognize(step.context.activity.text or "")
+        await self._remember_intent(step.context, recognition)
         match recognition.intent:
             case Intent.ORDER_STATUS:
                 return await step.begin_dialog(
                     self._order_status_id, {ORDER_NUMBER: recognition.order_number}
                 )
+            case Intent.DELETE_DATA:
+                step.values[_ASKED] = Intent.DELETE_DATA.value
+                return await step.prompt(_CONFIRM_PROMPT, _prompt(replies.CONFIRM_DELETE))
+            case Intent.LINK_CHANNEL:
+                await self._give_link_code(step.context)
             case Intent.HUMAN_HANDOFF:
                 await request_person(step.context, self._customer_contexts, self._clock)
             case Intent.GREETING:
@@ -61,27 +98,77 @@ class MainDialog(ComponentDialog):
                 await step.context.send_activity(reply_activity(replies.NOT_UNDERSTOOD))
         return await step.end_dialog()
 
+    async def confirmed_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        asked = step.values.get(_ASKED)
+        if asked == Intent.DELETE_DATA.value:
+            if step.result is True:
+                await self._identity.forget(turn_customer_id(step.context) or "")
+                discard_changes(step.context)
+                await step.context.send_activity(reply_activity(replies.DATA_DELETED))
+            else:
+                await step.context.send_activity(reply_activity(replies.NOT_DELETED))
+        elif asked == RESUME:
+            if step.result is True:
+                return await step.replace_dialog(
+                    self._order_status_id, step.values.get(ORDER_NUMBER_OPTIONS)
+                )
+            await step.context.send_activity(reply_activity(replies.NOT_RESUMING))
+        return await step.end_dialog()
+
     async def on_continue_dialog(self, inner_dc: DialogContext) -> DialogTurnResult:
         interrupted = await self._interrupt(inner_dc)
         return interrupted or await super().on_continue_dialog(inner_dc)
 
     async def _interrupt(self, inner_dc: DialogContext) -> DialogTurnResult | None:
         recognition = await self._recognizer.recognize(inner_dc.context.activity.text or "")
-        if recognition.intent not in (Intent.HELP, Intent.CANCEL, Intent.HUMAN_HANDOFF):
+        if recognition.intent not in _INTERRUPTIONS:
             return None
-        await self._remember_intent(inner_dc, recognition)
-        if recognition.intent == Intent.HELP:
-            await inner_dc.context.send_activity(reply_activity(replies.HELP))
+        context = inner_dc.context
+        await self._remember_intent(context, recognition)
+        if recognition.intent in (Intent.HELP, Intent.LINK_CHANNEL):
+            if recognition.intent == Intent.HELP:
+                await context.send_activity(reply_activity(replies.HELP))
+            else:
+                await self._give_link_code(context)
             await inner_dc.reprompt_dialog()
             return DialogTurnResult(DialogTurnStatus.Waiting)
+        await inner_dc.cancel_all_dialogs()
+        await self._customer_contexts.update(context, lambda c: c.end_task())
+        if recognition.intent == Intent.DELETE_DATA:
+            return await inner_dc.begin_dialog(self.initial_dialog_id, {INTENT: "deleteData"})
         if recognition.intent == Intent.CANCEL:
-            await inner_dc.context.send_activity(reply_activity(replies.CANCELLED))
+            await context.send_activity(reply_activity(replies.CANCELLED))
         else:
-            await request_person(inner_dc.context, self._customer_contexts, self._clock)
-        return await inner_dc.cancel_all_dialogs()
+            await request_person(context, self._customer_contexts, self._clock)
+        return DialogTurnResult(DialogTurnStatus.Complete)
 
-    async def _remember_intent(self, dc: DialogContext, recognition: Recognition) -> None:
+    async def _offer_resume(self, step: WaterfallStepContext) -> DialogTurnResult:
+        context = await self._customer_contexts.get(step.context)
+        task = context.resumable_elsewhere(step.context.activity.channel_id, self._clock())
+        if task is None:
+            await step.context.send_activity(reply_activity(replies.WELCOME))
+            return await step.end_dialog()
+        order_number = context.last_order_number if task.step == "answered" else None
+        step.values[_ASKED] = RESUME
+        step.values[ORDER_NUMBER_OPTIONS] = (
+            {ORDER_NUMBER: order_number} if order_number else {SKIP_RECENT_ORDER: True}
+        )
+        return await step.prompt(
+            _CONFIRM_PROMPT, _prompt(replies.resume_offer(task.channel, order_number))
+        )
+
+    async def _give_link_code(self, turn_context: TurnContext) -> None:
+        code = await self._identity.issue_code(turn_customer_id(turn_context) or "")
+        await self._customer_contexts.update(turn_context, lambda c: c.issued_link_code(code))
+        minutes = int(CODE_LIFETIME.total_seconds() // 60)
+        await turn_context.send_activity(reply_activity(replies.link_code_issued(code, minutes)))
+
+    async def _remember_intent(self, turn_context: TurnContext, recognition: Recognition) -> None:
         if recognition.intent in (Intent.NONE, Intent.GREETING):
             return
         intent = recognition.intent.value
-        await self._customer_contexts.update(dc.context, lambda c: c.remember_intent(intent))
+        await self._customer_contexts.update(turn_context, lambda c: c.remember_intent(intent))
+
+
+def _prompt(reply: replies.Reply) -> PromptOptions:
+    return PromptOptions(prompt=reply_activity(reply))

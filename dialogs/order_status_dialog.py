@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from botbuilder.core import TurnContext
 from botbuilder.dialogs import (
     ComponentDialog,
+    DialogInstance,
+    DialogReason,
     DialogTurnResult,
     WaterfallDialog,
     WaterfallStepContext,
@@ -91,6 +94,11 @@ class OrderStatusDialog(ComponentDialog):
             written = find_order_number(step.context.activity.text or "")
             if written or step.result is True:
                 return await step.next(written or step.values[_RECENT])
+        # Open until answered: another channel can offer to continue it.
+        channel, now = step.context.activity.channel_id, self._clock()
+        await self._customer_contexts.update(
+            step.context, lambda c: c.begin_task("orderStatus", "askOrderNumber", channel, now)
+        )
         return await step.prompt(
             _ORDER_NUMBER_PROMPT,
             _prompt(replies.ASK_ORDER_NUMBER, retry=replies.ORDER_NUMBER_FORMAT),
@@ -114,9 +122,9 @@ class OrderStatusDialog(ComponentDialog):
             await step.context.send_activity(reply_activity(replies.ORDER_SYSTEM_DOWN))
             return await step.end_dialog()
 
-        looked_up_at = self._clock()
+        looked_up_at, channel = self._clock(), step.context.activity.channel_id
         await self._customer_contexts.update(
-            step.context, lambda c: c.remember_order(order_number, looked_up_at)
+            step.context, lambda c: c.remember_order(order_number, looked_up_at, channel)
         )
         now = customer_now(step.context.activity, self._clock)
         await step.context.send_activity(reply_activity(replies.order_status(order, now)))
@@ -137,6 +145,13 @@ class OrderStatusDialog(ComponentDialog):
             return await step.end_dialog()
         await step.context.send_activity(reply_activity(replies.NOT_TRYING_AGAIN))
         return await step.end_dialog()
+
+    async def on_end_dialog(
+        self, context: TurnContext, instance: DialogInstance, reason: DialogReason
+    ) -> None:
+        # However the task ends (answered, declined, cancelled), it is no longer open.
+        await self._customer_contexts.update(context, lambda c: c.end_task())
+        await super().on_end_dialog(context, instance, reason)
 
     @staticmethod
     async def order_number_validator(prompt: PromptValidatorContext) -> bool:

@@ -20,6 +20,8 @@ class Intent(StrEnum):
     CANCEL = "cancel"
     HUMAN_HANDOFF = "humanHandoff"
     GREETING = "greeting"
+    LINK_CHANNEL = "linkChannel"
+    DELETE_DATA = "deleteData"
     NONE = "none"
 
 
@@ -50,6 +52,16 @@ _CANCEL = re.compile(
 )
 _GREETING = re.compile(
     r"\s*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))(?: there)?\s*[!.]*\s*",
+    re.IGNORECASE,
+)
+_LINK = re.compile(
+    r"\s*(?:please )?(?:link|connect) (?:another|an other|my other|a new|my) "
+    r"(?:channel|account|accounts|app)s?\s*[.!?]*\s*",
+    re.IGNORECASE,
+)
+_DELETE = re.compile(
+    r"\s*(?:please )?(?:delete|erase|remove) (?:all )?my (?:data|information|details)"
+    r"\s*[.!?]*\s*|\s*forget (?:about )?me\s*[.!?]*\s*",
     re.IGNORECASE,
 )
 _HUMAN = _words(
@@ -89,6 +101,10 @@ class RuleRecognizer:
             return Recognition(Intent.HELP)
         if _CANCEL.fullmatch(text):
             return Recognition(Intent.CANCEL)
+        if _LINK.fullmatch(text):
+            return Recognition(Intent.LINK_CHANNEL)
+        if _DELETE.fullmatch(text):
+            return Recognition(Intent.DELETE_DATA)
         if _GREETING.fullmatch(text):
             return Recognition(Intent.GREETING)
         if _HUMAN.search(text):

@@ -29,9 +29,14 @@ class StateTtl:
     customer: int = 0
 
     def for_key(self, key: str) -> int | None:
-        # botbuilder's keys: {channel}/conversations/{id} and {channel}/users/{id}.
-        kind = key.split("/", 2)[1] if key.count("/") >= 2 else ""
-        seconds = {"conversations": self.conversation, "users": self.customer}.get(kind, 0)
+        # Keys: customers/{id}, and botbuilder's {channel}/conversations/{id}.
+        parts = key.split("/", 2)
+        if parts[0] == "customers":
+            seconds = self.customer
+        elif len(parts) == 3 and parts[1] == "conversations":
+            seconds = self.conversation
+        else:
+            seconds = 0
         return seconds or None
 
 

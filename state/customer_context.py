@@ -1,82 +1,72 @@
-"""What the bot remembers about a customer between conversations.
+"""The customer's context as botbuilder state: one document per customer, on every channel.
 
-Stored as plain JSON with a schema version inside the customer's user state.
-Changes are made through `CustomerContextAccessor.update`, which records them so
-that a turn that meets a concurrent one can apply them again to the fresher
-context instead of overwriting it (state/turn_state.py).
+botbuilder's UserState is keyed by channel and channel user id, so one person on
+Teams and on web chat would be two strangers. CustomerState is keyed by the
+customer id the bot resolved for the turn (customers/identity.py).
+
+Changes go through `CustomerContextAccessor.update`, which keeps to the channel's
+privacy policy and records each change, so that a turn that meets a concurrent
+one applies its changes again to the fresher context (state/turn_state.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
 
-from botbuilder.core import TurnContext, UserState
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from botbuilder.core import BotState, TurnContext
 
+from customers.context import CustomerContext
+from customers.identity import CONTEXT_PROPERTY, customer_key
+from customers.privacy import PrivacyPolicy
 from state.turn_state import replay_on_conflict
 
-# An order asked about within this long is offered again ("Is this about order 123456?").
-RECENT_ORDER_WINDOW = timedelta(days=30)
-
-
-class CustomerContext(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-    schema_version: int = 1
-    last_order_number: str | None = None
-    last_order_at: datetime | None = None
-    last_intent: str | None = None
-    handoff_requested_at: datetime | None = None
-    # Messages the customer has sent the bot, on every channel and conversation.
-    message_count: int = 0
-
-    def recent_order_number(self, now: datetime) -> str | None:
-        recent = self.last_order_at and now - self.last_order_at <= RECENT_ORDER_WINDOW
-        return self.last_order_number if recent else None
-
-    def count_message(self) -> None:
-        self.message_count += 1
-
-    def remember_order(self, order_number: str, at: datetime) -> None:
-        self.last_order_number, self.last_order_at = order_number, at
-
-    def remember_intent(self, intent: str) -> None:
-        self.last_intent = intent
-
-    def request_handoff(self, at: datetime) -> None:
-        self.handoff_requested_at = at
-
-    def to_json(self) -> dict:
-        return self.model_dump(mode="json", by_alias=True)
-
-    @classmethod
-    def from_json(cls, data: dict | None) -> CustomerContext:
-        return cls.model_validate(data or {})
-
+# turn_state key under which the bot puts the customer id it resolved for the turn.
+CUSTOMER_ID = "customerId"
 
 Change = Callable[[CustomerContext], None]
 
 
-class CustomerContextAccessor:
-    """Reads and changes a customer's context within a turn; saved with the user state."""
+def turn_customer_id(turn_context: TurnContext) -> str | None:
+    return turn_context.turn_state.get(CUSTOMER_ID)
 
-    PROPERTY = "customerContext"
+
+class CustomerState(BotState):
+    def __init__(self, storage) -> None:
+        super().__init__(storage, "CustomerState")
+
+    def get_storage_key(self, turn_context: TurnContext) -> str:
+        customer_id = turn_customer_id(turn_context)
+        if not customer_id:
+            raise TypeError("no customer was resolved for this activity")
+        return customer_key(customer_id)
+
+
+class CustomerContextAccessor:
+    """Reads and changes the turn's customer context; saved with the customer state."""
+
+    PROPERTY = CONTEXT_PROPERTY
     _CHANGES = "customerContext.changes"
 
-    def __init__(self, user_state: UserState) -> None:
-        self._property = user_state.create_property(self.PROPERTY)
+    def __init__(self, customer_state: CustomerState, privacy: PrivacyPolicy | None = None) -> None:
+        self._property = customer_state.create_property(self.PROPERTY)
+        self._privacy = privacy or PrivacyPolicy()
 
     async def get(self, turn_context: TurnContext) -> CustomerContext:
         return CustomerContext.from_json(await self._property.get(turn_context, dict))
 
     async def update(self, turn_context: TurnContext, change: Change) -> CustomerContext:
         """Applies `change` now, and again to a fresher context if another turn wrote one."""
+        channel = turn_context.activity.channel_id
+
+        def allowed(context: CustomerContext) -> None:
+            before = context.model_copy(deep=True)
+            change(context)
+            self._privacy.keep_allowed(channel, before, context)
+
         changes: list[Change] = turn_context.turn_state.setdefault(self._CHANGES, [])
-        changes.append(change)
+        changes.append(allowed)
         context = await self.get(turn_context)
-        change(context)
+        allowed(context)
         await self._property.set(turn_context, context.to_json())
         replay_on_conflict(turn_context, self.PROPERTY, lambda fresh: _replay(changes, fresh))
         return context

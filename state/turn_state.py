@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -39,11 +40,17 @@ CLAIM_TTL = 24 * 3600
 
 _BASE = "turnState.base"  # each key's properties as loaded, as JSON
 _REPLAYS = "turnState.replays"
+_DISCARDED = "turnState.discarded"
 
 
 def replay_on_conflict(turn_context: TurnContext, property_name: str, replay: Replay) -> None:
     """Registers how to apply this turn's changes of a property to a fresher copy of it."""
     turn_context.turn_state.setdefault(_REPLAYS, {})[property_name] = replay
+
+
+def discard_changes(turn_context: TurnContext) -> None:
+    """Nothing of this turn is saved: the customer's data was just deleted."""
+    turn_context.turn_state[_DISCARDED] = True
 
 
 class TurnState:
@@ -73,8 +80,9 @@ class TurnState:
         activity = turn_context.activity
         if not activity.id or not activity.conversation:
             return True
-        conversation = f"{activity.channel_id}/conversations/{activity.conversation.id}"
-        key = f"{conversation}/activities/{activity.id}"
+        # Hashed: a claim outlives "forget me" by a day and must not name the conversation.
+        named = f"{activity.channel_id}|{activity.conversation.id}|{activity.id}"
+        key = f"activities/{hashlib.sha256(named.encode()).hexdigest()[:40]}"
         claim = {"claimedAt": datetime.now(UTC).isoformat()}
         try:
             await self._storage.documents.write(
@@ -94,6 +102,8 @@ class TurnState:
 
     async def save(self, turn_context: TurnContext, *, rebase: bool = True) -> None:
         """Writes what changed; on a conflict rebases (or, with rebase=False, raises)."""
+        if turn_context.turn_state.get(_DISCARDED):
+            return
         for state, key in self._keyed(turn_context):
             cached = state.get_cached_state(turn_context)
             if cached is None or not cached.is_changed:

@@ -13,6 +13,9 @@ from aiohttp import web
 
 from app import create_app
 from config import Settings
+from customers.accounts import ChannelAccount
+from customers.identity import CONTEXT_PROPERTY, customer_key
+from state.documents import DocumentStore
 from tests.peers.cosmos_server import KEY, CosmosServer
 
 # 10:00 UTC: demo order 123456 (3 hours out) is expected by 1 PM today.
@@ -87,3 +90,14 @@ async def order_system(handler: OrderHandler) -> AsyncIterator[str]:
     app.router.add_get("/orders/{order_number}", handler)
     async with serve(app) as base_url:
         yield base_url
+
+
+async def stored_customer(
+    documents: DocumentStore, channel: str, user_id: str, aad_object_id: str | None = None
+) -> tuple[str, dict]:
+    """The customer id a channel account maps to, and their stored context (the raw JSON)."""
+    account = ChannelAccount(channel, user_id, aad_object_id)
+    mapping = f"identity/accounts/{account.key}"
+    customer_id = (await documents.read([mapping]))[mapping].data["customerId"]
+    key = customer_key(customer_id)
+    return customer_id, (await documents.read([key]))[key].data[CONTEXT_PROPERTY]

@@ -20,8 +20,7 @@ from app import build_bot
 from bots.turn_errors import turn_error_handler
 from channels import replies
 from config import Settings
-from state.customer_context import CustomerContextAccessor
-from tests.conftest import NOW, fixed_clock, make_settings
+from tests.conftest import NOW, fixed_clock, make_settings, stored_customer
 
 CHANNELS = ["webchat", "msteams", "facebook"]
 STATUS_123456 = "Your order 123456 is out for delivery and expected by 1 PM today."
@@ -49,8 +48,11 @@ class Customer:
         return [readable(a) for a in sent if a.type == ActivityTypes.message]
 
     async def stored_context(self) -> dict:
-        key = f"{self.adapter.template.channel_id}/users/{self.adapter.template.from_property.id}"
-        return (await self.parts.documents.read([key]))[key].data[CustomerContextAccessor.PROPERTY]
+        template = self.adapter.template
+        _, context = await stored_customer(
+            self.parts.documents, template.channel_id, template.from_property.id
+        )
+        return context
 
 
 def readable(activity: Activity) -> str:

@@ -14,9 +14,10 @@ from botbuilder.dialogs import DialogInstance, DialogState
 
 from channels import replies
 from config import Settings
+from customers.accounts import sign_customer_id
 from state.bot_storage import BotStorage
 from state.cosmos_store import CosmosDocumentStore
-from tests.conftest import cosmos_settings, serve_bot
+from tests.conftest import cosmos_settings, serve_bot, stored_customer
 from tests.peers.cosmos_server import KEY, CosmosServer
 from tests.peers.throttling_proxy import ThrottlingProxy
 from tools.local_channel import ChannelUser, LocalChannel
@@ -48,8 +49,7 @@ async def cosmos_documents_of(settings: Settings) -> AsyncIterator[CosmosDocumen
 
 async def customer_context(settings: Settings, channel_id: str, user_id: str) -> dict:
     async with cosmos_documents_of(settings) as store:
-        key = f"{channel_id}/users/{user_id}"
-        return (await store.read([key]))[key].data["customerContext"]
+        return (await stored_customer(store, channel_id, user_id))[1]
 
 
 def botbuilder_azure_storage(settings: Settings) -> CosmosDbPartitionedStorage:
@@ -150,13 +150,13 @@ async def test_an_activity_delivered_twice_is_answered_once(cosmos_server: Cosmo
 async def test_state_written_by_botbuilder_azure_is_read_by_the_bot(
     cosmos_server: CosmosServer,
 ) -> None:
-    settings = cosmos_settings(cosmos_server)
+    settings = cosmos_settings(cosmos_server, CUSTOMER_ID_SIGNING_KEY="signing-key")
     async with cosmos_documents_of(settings):  # provisions the container
         pass
     theirs = botbuilder_azure_storage(settings)
     await theirs.write(
         {
-            "webchat/users/dave": {
+            "customers/crm-1001": {
                 "customerContext": {
                     "schemaVersion": 1,
                     "lastOrderNumber": "234567",
@@ -165,8 +165,10 @@ async def test_state_written_by_botbuilder_azure_is_read_by_the_bot(
             }
         }
     )
+    # A signed-in web chat customer: the Direct Line user id carries the customer id.
+    signed_in = ChannelUser(sign_customer_id("crm-1001", "signing-key"), "Dave")
     async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
-        conversation = channel.conversation(ChannelUser("dave", "Dave"))
+        conversation = channel.conversation(signed_in)
         assert texts(await conversation.say("where is my order?")) == [
             "Is this about order 234567?"
         ]
@@ -178,11 +180,13 @@ async def test_state_written_by_the_bot_is_read_by_botbuilder_azure(
     settings = cosmos_settings(cosmos_server)
     async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
         await channel.conversation(ChannelUser("erin", "Erin")).say("where is order 123456")
+    async with cosmos_documents_of(settings) as store:
+        customer_id, _ = await stored_customer(store, "webchat", "erin")
     theirs = botbuilder_azure_storage(settings)
-    found = await theirs.read(["webchat/users/erin"])
-    context = found["webchat/users/erin"]["customerContext"]
+    found = await theirs.read([f"customers/{customer_id}"])
+    context = found[f"customers/{customer_id}"]["customerContext"]
     assert (context["lastOrderNumber"], context["messageCount"]) == ("123456", 1)
-    assert found["webchat/users/erin"]["e_tag"]
+    assert found[f"customers/{customer_id}"]["e_tag"]
 
 
 async def test_objects_jsonpickle_stored_are_never_restored(cosmos_server: CosmosServer) -> None:

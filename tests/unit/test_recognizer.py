@@ -18,6 +18,10 @@ from nlu.recognizer import Intent, RuleRecognizer
         ("agent please", Intent.HUMAN_HANDOFF, None),
         ("Hello!", Intent.GREETING, None),
         ("what's the weather", Intent.NONE, None),
+        ("link another channel", Intent.LINK_CHANNEL, None),
+        ("Connect my other account", Intent.LINK_CHANNEL, None),
+        ("delete my data", Intent.DELETE_DATA, None),
+        ("Forget me!", Intent.DELETE_DATA, None),
     ],
 )
 async def test_intents(text: str, intent: Intent, order_number: str | None) -> None:

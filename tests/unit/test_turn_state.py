@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from botbuilder.core import ConversationState, TurnContext, UserState
+from botbuilder.core import ConversationState, TurnContext
 from botbuilder.core.adapters import TestAdapter
 from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
 
 from state.bot_storage import BotStorage
-from state.customer_context import CustomerContextAccessor
+from state.customer_context import CUSTOMER_ID, CustomerContextAccessor, CustomerState
 from state.documents import EtagConflict
 from state.keyed_locks import KeyedLocks
 from state.memory_store import MemoryDocumentStore
@@ -22,14 +22,14 @@ class Process:
     """What one bot process holds: its own states, locks and accessors, over a shared store."""
 
     def __init__(self, storage: BotStorage) -> None:
-        self.user_state = UserState(storage)
+        self.customer_state = CustomerState(storage)
         self.conversation_state = ConversationState(storage)
-        self.turn_state = TurnState(storage, self.user_state, self.conversation_state)
-        self.customers = CustomerContextAccessor(self.user_state)
+        self.turn_state = TurnState(storage, self.customer_state, self.conversation_state)
+        self.customers = CustomerContextAccessor(self.customer_state)
         self.notes = self.conversation_state.create_property("notes")
 
     def turn(self, conversation: str = "c1", activity_id: str = "a1") -> TurnContext:
-        return TurnContext(
+        turn_context = TurnContext(
             TestAdapter(),
             Activity(
                 type="message",
@@ -41,6 +41,8 @@ class Process:
                 conversation=ConversationAccount(id=conversation),
             ),
         )
+        turn_context.turn_state[CUSTOMER_ID] = "alice"
+        return turn_context
 
 
 @pytest.fixture
@@ -68,7 +70,7 @@ async def test_concurrent_changes_to_a_customer_are_all_kept(storage: BotStorage
 
     # Both read "no customer yet"; the second saved first. The first turn's write meets
     # the conflict and its changes are applied again to what the second wrote.
-    await one.customers.update(first, lambda c: c.remember_order("123456", NOW))
+    await one.customers.update(first, lambda c: c.remember_order("123456", NOW, "webchat"))
     await one.turn_state.save(first)
 
     check = one.turn("c3")

@@ -1,0 +1,164 @@
+"""What the bot remembers about a customer, on every channel: plain, versioned JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+# An order asked about within this long is offered again ("Is this about order 123456?").
+RECENT_ORDER_WINDOW = timedelta(days=30)
+# A task begun or an order looked up within this long is offered on another channel.
+RESUME_WINDOW = timedelta(hours=24)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class ChannelAccountRecord(_Model):
+    account: str  # the resolved account key, e.g. "msteams/aad/<tenant>/<aadObjectId>"
+    channel: str
+    user_id: str
+    linked_at: datetime
+
+
+class OpenTask(_Model):
+    """A task the customer began and has not finished, e.g. asked for the order number."""
+
+    what: str
+    step: str
+    channel: str
+    at: datetime
+
+
+class Preferences(_Model):
+    language: str | None = None
+    preferred_channel: str | None = None
+
+
+class CustomerContext(_Model):
+    schema_version: int = 1
+    channel_accounts: list[ChannelAccountRecord] = Field(default_factory=list)
+    # Storage keys of the conversations held for this customer, so "forget me" finds them all.
+    conversations: list[str] = Field(default_factory=list)
+    # Last message from each channel account (Messenger allows free replies for 24 h after it).
+    last_inbound_at: dict[str, datetime] = Field(default_factory=dict)
+    last_intent: str | None = None
+    last_order_number: str | None = None
+    last_order_at: datetime | None = None
+    last_order_channel: str | None = None
+    open_task: OpenTask | None = None
+    handoff_requested_at: datetime | None = None
+    preferences: Preferences = Field(default_factory=Preferences)
+    consents: dict[str, datetime] = Field(default_factory=dict)
+    # Messages the customer has sent the bot, on every channel and conversation.
+    message_count: int = 0
+    # Link codes issued to this customer (they expire in minutes; "forget me" deletes them).
+    link_codes: list[str] = Field(default_factory=list)
+
+    # --- reading ---------------------------------------------------------------
+
+    def recent_order_number(self, now: datetime) -> str | None:
+        recent = self.last_order_at and now - self.last_order_at <= RECENT_ORDER_WINDOW
+        return self.last_order_number if recent else None
+
+    def resumable_elsewhere(self, channel: str, now: datetime) -> OpenTask | None:
+        """A task from another channel, open or with an order looked up in the last 24 h."""
+        task = self.open_task
+        if task and task.channel != channel and now - task.at <= RESUME_WINDOW:
+            return task
+        if (
+            self.last_order_number
+            and self.last_order_at
+            and self.last_order_channel not in (None, channel)
+            and now - self.last_order_at <= RESUME_WINDOW
+        ):
+            return OpenTask(
+                what="orderStatus", step="answered", channel=self.last_order_channel,
+                at=self.last_order_at,
+            )  # fmt: skip
+        return None
+
+    # --- changes (each is recorded and replayed on a concurrent write) -----------
+
+    def count_message(self) -> None:
+        self.message_count += 1
+
+    def saw(self, account: ChannelAccountRecord, conversation_key: str, at: datetime) -> None:
+        if all(known.account != account.account for known in self.channel_accounts):
+            self.channel_accounts.append(account)
+        if conversation_key not in self.conversations:
+            self.conversations.append(conversation_key)
+        self.last_inbound_at[account.account] = at
+
+    def remember_order(self, order_number: str, at: datetime, channel: str) -> None:
+        self.last_order_number, self.last_order_at = order_number, at
+        self.last_order_channel = channel
+
+    def remember_intent(self, intent: str) -> None:
+        self.last_intent = intent
+
+    def begin_task(self, what: str, step: str, channel: str, at: datetime) -> None:
+        self.open_task = OpenTask(what=what, step=step, channel=channel, at=at)
+
+    def end_task(self) -> None:
+        self.open_task = None
+
+    def request_handoff(self, at: datetime) -> None:
+        self.handoff_requested_at = at
+
+    def issued_link_code(self, code: str) -> None:
+        self.link_codes = [*self.link_codes[-4:], code]
+
+    # --- storage ---------------------------------------------------------------
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True)
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> CustomerContext:
+        return cls.model_validate(data or {})
+
+
+# What a restricted channel may store: who the customer is, and where their task stands.
+IDENTIFIER_AND_TASK_FIELDS = frozenset(
+    {
+        "schema_version",
+        "channel_accounts",
+        "conversations",
+        "last_inbound_at",
+        "last_intent",
+        "open_task",
+        "handoff_requested_at",
+        "message_count",
+        "link_codes",
+    }
+)
+
+
+def merge_contexts(newer: CustomerContext, older: CustomerContext) -> CustomerContext:
+    """One customer from two: the newest value of each field, every channel account."""
+    merged = newer.model_copy(deep=True)
+    for name in CustomerContext.model_fields:
+        if getattr(merged, name) in (None, [], {}, Preferences()):
+            setattr(merged, name, getattr(older, name))
+    if older.last_order_at and (
+        not newer.last_order_at or older.last_order_at > newer.last_order_at
+    ):
+        merged.remember_order(
+            older.last_order_number, older.last_order_at, older.last_order_channel
+        )
+    if older.open_task and (not newer.open_task or older.open_task.at > newer.open_task.at):
+        merged.open_task = older.open_task
+    for record in older.channel_accounts:
+        if all(known.account != record.account for known in merged.channel_accounts):
+            merged.channel_accounts.append(record)
+    merged.conversations = list(dict.fromkeys([*newer.conversations, *older.conversations]))
+    for account, at in older.last_inbound_at.items():
+        if account not in merged.last_inbound_at or at > merged.last_inbound_at[account]:
+            merged.last_inbound_at[account] = at
+    merged.consents = {**older.consents, **newer.consents}
+    merged.message_count = newer.message_count + older.message_count
+    return merged
