@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from app import create_app
+from app import BOT_PARTS, BotParts, create_app
 from config import Settings
 from customers.accounts import ChannelAccount
 from customers.identity import CONTEXT_PROPERTY, customer_key
+from dialogs.clock import Clock
 from state.documents import DocumentStore
+from state.memory_store import MemoryDocumentStore
+from state.sqlite_store import SqliteDocumentStore
 from tests.peers.cosmos_server import KEY, CosmosServer
+from tools.local_channel import TEAMS_TENANT
 
 # 10:00 UTC: demo order 123456 (3 hours out) is expected by 1 PM today.
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -24,6 +30,19 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 def fixed_clock() -> datetime:
     return NOW
+
+
+class MovableClock:
+    """A clock a test moves forward (link codes expire, wrong codes age out)."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, by: timedelta) -> None:
+        self.now += by
 
 
 def make_settings(**values: object) -> Settings:
@@ -74,10 +93,20 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def serve_bot(settings: Settings) -> AsyncIterator[str]:
+async def serve_bot(settings: Settings, clock: Clock = fixed_clock) -> AsyncIterator[str]:
     """The real bot app on a port; yields its /api/messages URL."""
-    async with serve(create_app(settings, clock=fixed_clock)) as base_url:
-        yield f"{base_url}/api/messages"
+    async with serve_bot_parts(settings, clock) as (url, _):
+        yield url
+
+
+@asynccontextmanager
+async def serve_bot_parts(
+    settings: Settings, clock: Clock = fixed_clock
+) -> AsyncIterator[tuple[str, BotParts]]:
+    """The real bot app on a port; yields its /api/messages URL and its parts to inspect."""
+    app = create_app(settings, clock=clock)
+    async with serve(app) as base_url:
+        yield f"{base_url}/api/messages", app[BOT_PARTS]
 
 
 OrderHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -96,8 +125,22 @@ async def stored_customer(
     documents: DocumentStore, channel: str, user_id: str, aad_object_id: str | None = None
 ) -> tuple[str, dict]:
     """The customer id a channel account maps to, and their stored context (the raw JSON)."""
-    account = ChannelAccount(channel, user_id, aad_object_id)
+    tenant = TEAMS_TENANT if channel == "msteams" else None
+    account = ChannelAccount(channel, user_id, aad_object_id, tenant)
     mapping = f"identity/accounts/{account.key}"
     customer_id = (await documents.read([mapping]))[mapping].data["customerId"]
     key = customer_key(customer_id)
     return customer_id, (await documents.read([key]))[key].data[CONTEXT_PROPERTY]
+
+
+async def everything_stored(documents: DocumentStore) -> str:
+    """Every key and document the store holds, as one text to search."""
+    if isinstance(documents, MemoryDocumentStore):
+        items = {key: entry.body for key, entry in documents._entries.items()}
+    elif isinstance(documents, SqliteDocumentStore):
+        with sqlite3.connect(documents.path) as db:
+            items = dict(db.execute("SELECT key, body FROM documents"))
+    else:
+        container = documents._require_container()  # type: ignore[attr-defined]
+        items = {item["realId"]: item async for item in container.read_all_items()}
+    return json.dumps(items)

@@ -27,6 +27,12 @@ TEAMS_TENANT = "00000000-0000-4000-8000-0000000000aa"
 class ChannelUser:
     id: str
     name: str
+    # Teams: the Entra object id (derived from the id when not given) and the roster's email.
+    aad_object_id: str | None = None
+    email: str | None = None
+
+    def teams_object_id(self) -> str:
+        return self.aad_object_id or str(uuid.uuid5(uuid.NAMESPACE_URL, self.id))
 
 
 class LocalChannel:
@@ -43,6 +49,7 @@ class LocalChannel:
         self._on_reply = on_reply
         self._timeout = timeout
         self._received: dict[str, list[Json]] = defaultdict(list)
+        self._members: dict[str, ChannelUser] = {}
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -55,6 +62,8 @@ class LocalChannel:
         connector.router.add_put(
             "/v3/conversations/{conversation}/activities/{activity}", self._receive
         )
+        # The roster, as Teams answers TeamsInfo.get_member.
+        connector.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         self._runner = web.AppRunner(connector, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -78,6 +87,7 @@ class LocalChannel:
 
     def conversation(self, user: ChannelUser | None = None) -> Conversation:
         user = user or ChannelUser(f"user-{uuid.uuid4().hex[:8]}", "Customer")
+        self._members[user.id] = user
         return Conversation(self, user, f"{self.channel_id}-{uuid.uuid4().hex}")
 
     def received(self, conversation_id: str) -> list[Json]:
@@ -90,6 +100,15 @@ class LocalChannel:
         async with self._session.post(self.bot_url, json=activity) as response:
             await response.read()
             return response
+
+    async def _member(self, request: web.Request) -> web.Response:
+        user = self._members.get(request.match_info["member"])
+        if user is None:
+            return web.json_response({"error": {"code": "MemberNotFound"}}, status=404)
+        member = {"id": user.id, "name": user.name, "aadObjectId": user.teams_object_id()}
+        if user.email:
+            member.update(email=user.email, userPrincipalName=user.email)
+        return web.json_response(member)
 
     async def _receive(self, request: web.Request) -> web.Response:
         activity = await request.json()
@@ -159,5 +178,5 @@ class Conversation:
     def _account(self) -> Json:
         account: Json = {"id": self.user.id, "name": self.user.name}
         if self.channel.channel_id == "msteams":
-            account["aadObjectId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, self.user.id))
+            account["aadObjectId"] = self.user.teams_object_id()
         return account

@@ -1,0 +1,301 @@
+"""One customer across channels, over HTTP, on every storage (memory, SQLite, Cosmos DB)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from channels import replies
+from config import Settings
+from customers.accounts import sign_customer_id
+from tests.conftest import (
+    MovableClock,
+    cosmos_settings,
+    everything_stored,
+    make_settings,
+    serve_bot_parts,
+    stored_customer,
+)
+from tools.local_channel import ChannelUser, Conversation, LocalChannel
+
+STATUS_123456 = "Your order 123456 is out for delivery and expected by 1 PM today."
+_CODE = re.compile(r"Your link code is ([A-Z0-9]{3}-[A-Z0-9]{3})")
+
+
+@pytest.fixture(params=["memory", "sqlite", "cosmos"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    extra = {"CUSTOMER_ID_SIGNING_KEY": "test-signing-key"}
+    if request.param == "cosmos":
+        return cosmos_settings(request.getfixturevalue("cosmos_server"), **extra)
+    return make_settings(STORAGE=request.param, DATA_DIR=str(tmp_path / "data"), **extra)
+
+
+def texts(activities: list[dict]) -> list[str]:
+    return [a.get("text") or _card_text(a) for a in activities if a.get("type") == "message"]
+
+
+def _card_text(activity: dict) -> str:
+    # Teams gets yes/no choices as a card: the question is the card's text.
+    attachments = activity.get("attachments") or [{}]
+    return (attachments[0].get("content") or {}).get("text", "")
+
+
+async def link_code(conversation: Conversation) -> str:
+    answer = texts(await conversation.say("link another channel"))
+    match = _CODE.search(answer[0])
+    assert match, answer
+    return match.group(1)
+
+
+async def test_an_order_asked_on_web_chat_is_offered_on_teams_after_linking(
+    settings: Settings,
+) -> None:
+    async with (
+        serve_bot_parts(settings) as (bot_url, _),
+        LocalChannel(bot_url, "webchat") as web,
+        LocalChannel(bot_url, "msteams") as teams,
+    ):
+        on_web = web.conversation(ChannelUser("web-visitor-1", "Visitor"))
+        assert texts(await on_web.say("where is order 123456")) == [STATUS_123456]
+        code = await link_code(on_web)
+        assert not code.replace("-", "").isdigit()
+
+        on_teams = teams.conversation(ChannelUser("29:teams-user", "Alex"))
+        linked = texts(await on_teams.say(f"link {code}"))
+        assert linked[0] == replies.LINKED.text
+        # Linking also offers to pick up what was going on elsewhere.
+        assert linked[1].startswith("Welcome back! On web chat you were checking order 123456.")
+        assert texts(await on_teams.say("no")) == [replies.NOT_RESUMING.text]
+
+        offer = texts(await on_teams.say("where is my order?"))
+        assert offer[0].startswith("Is this about order 123456?")
+        assert texts(await on_teams.say("yes")) == [STATUS_123456]
+
+
+async def test_one_teams_user_in_two_conversations_is_one_customer(settings: Settings) -> None:
+    async with (
+        serve_bot_parts(settings) as (bot_url, parts),
+        LocalChannel(bot_url, "msteams") as teams,
+    ):
+        # A per-bot user id differs; the Entra object id is the same person.
+        first = teams.conversation(ChannelUser("29:first", "Sam", aad_object_id="aad-sam"))
+        second = teams.conversation(ChannelUser("29:second", "Sam", aad_object_id="aad-sam"))
+        assert texts(await first.say("where is order 123456")) == [STATUS_123456]
+        assert texts(await second.say("where is my order?"))[0].startswith(
+            "Is this about order 123456?"
+        )
+        one, _ = await stored_customer(parts.documents, "msteams", "29:first", "aad-sam")
+        two, _ = await stored_customer(parts.documents, "msteams", "29:second", "aad-sam")
+        assert one == two
+
+
+async def test_a_direct_line_id_proves_nothing_unless_the_bot_signed_it(
+    settings: Settings,
+) -> None:
+    async with (
+        serve_bot_parts(settings) as (bot_url, parts),
+        LocalChannel(bot_url, "webchat") as web,
+    ):
+        # The directory customer crm-1001 (Alex Morgan) has looked up order 123456.
+        signed_in = web.conversation(ChannelUser(sign_customer_id("crm-1001", "test-signing-key"),
+                                                 "Alex"))  # fmt: skip
+        assert texts(await signed_in.say("where is order 123456")) == [STATUS_123456]
+
+        pretenders = [
+            ChannelUser("crm-1001", "Alex"),  # no dl_: chosen by a browser
+            ChannelUser("dl_crm-1001.0123456789abcdef0123456789abcdef", "Alex"),  # forged
+            ChannelUser("visitor-7", "Alex"),
+        ]
+        for pretender in pretenders:
+            conversation = web.conversation(pretender)
+            said = texts(await conversation.say("I am alex.morgan@example.com, customer crm-1001"))
+            assert said == [replies.NOT_UNDERSTOOD.text]
+            said = texts(await conversation.say("where is my order?"))
+            assert said == [replies.ASK_ORDER_NUMBER.text], pretender.id
+            customer_id, _ = await stored_customer(parts.documents, "webchat", pretender.id)
+            assert customer_id != "crm-1001"
+
+
+async def test_a_teams_member_whose_email_is_in_the_directory_is_that_customer(
+    settings: Settings,
+) -> None:
+    async with (
+        serve_bot_parts(settings) as (bot_url, _),
+        LocalChannel(bot_url, "webchat") as web,
+        LocalChannel(bot_url, "msteams") as teams,
+    ):
+        signed_in = web.conversation(ChannelUser(sign_customer_id("crm-1001", "test-signing-key"),
+                                                 "Alex"))  # fmt: skip
+        await signed_in.say("where is order 123456")
+        alex = ChannelUser("29:alex", "Alex", email="Alex.Morgan@example.com")
+        assert texts(await teams.conversation(alex).say("where is my order?"))[0].startswith(
+            "Is this about order 123456?"
+        )
+
+
+async def test_wrong_expired_and_reused_codes_are_refused_and_tries_are_limited(
+    settings: Settings,
+) -> None:
+    clock = MovableClock()
+    async with (
+        serve_bot_parts(settings, clock) as (bot_url, _),
+        LocalChannel(bot_url, "webchat") as web,
+        LocalChannel(bot_url, "msteams") as teams,
+    ):
+        on_web = web.conversation()
+        on_teams = teams.conversation()
+        refused = [replies.LINK_CODE_REFUSED.text]
+
+        expired = await link_code(on_web)
+        clock.advance(timedelta(minutes=11))
+        assert texts(await on_teams.say(f"link {expired}")) == refused
+
+        used = await link_code(on_web)
+        assert texts(await on_teams.say(f"link {used}"))[0] == replies.LINKED.text
+        someone_else = teams.conversation()
+        assert texts(await someone_else.say(f"link {used}")) == refused
+        assert texts(await someone_else.say("link AAA-BBB")) == refused
+
+        # Five wrong codes from one account within the hour; the sixth try fails even if right.
+        guesser = teams.conversation()
+        for guess in ("ZZZ-ZZZ", "YYY-YYY", "XXX-XXX", "WWW-WWW", "VVV-VVV"):
+            assert texts(await guesser.say(f"link {guess}")) == refused
+        right = await link_code(on_web)
+        assert texts(await guesser.say(f"link {right}")) == [replies.LINK_TOO_MANY_TRIES.text]
+        clock.advance(timedelta(hours=1, minutes=1))
+        fresh = await link_code(on_web)
+        assert texts(await guesser.say(f"link {fresh}"))[0] == replies.LINKED.text
+
+
+async def test_a_task_begun_on_web_chat_is_offered_on_teams(settings: Settings) -> None:
+    async with (
+        serve_bot_parts(settings) as (bot_url, _),
+        LocalChannel(bot_url, "webchat") as web,
+        LocalChannel(bot_url, "msteams") as teams,
+    ):
+        customer_on_teams = ChannelUser("29:kim", "Kim")
+        on_web = web.conversation()
+        code = await link_code(on_web)
+        await teams.conversation(customer_on_teams).say(f"link {code}")
+
+        assert texts(await on_web.say("where is my order?")) == [replies.ASK_ORDER_NUMBER.text]
+        # The customer leaves web chat without giving the number and opens Teams.
+        on_teams = teams.conversation(customer_on_teams)
+        welcome = texts(await on_teams.join())
+        assert welcome[0].startswith(
+            "Welcome back! On web chat you were checking an order. Want to continue?"
+        )
+        assert texts(await on_teams.say("yes")) == [replies.ASK_ORDER_NUMBER.text]
+        assert texts(await on_teams.say("123456")) == [STATUS_123456]
+
+
+async def test_delete_my_data_forgets_the_customer_everywhere(settings: Settings) -> None:
+    async with (
+        serve_bot_parts(settings) as (bot_url, parts),
+        LocalChannel(bot_url, "webchat") as web,
+        LocalChannel(bot_url, "msteams") as teams,
+    ):
+        web_user = ChannelUser("visitor-forget", "Lee")
+        teams_user = ChannelUser("29:lee", "Lee", aad_object_id="aad-lee")
+        on_web = web.conversation(web_user)
+        assert texts(await on_web.say("where is order 123456")) == [STATUS_123456]
+        code = await link_code(on_web)
+        on_teams = teams.conversation(teams_user)
+        await on_teams.say(f"link {code}")
+        customer_id, _ = await stored_customer(parts.documents, "webchat", web_user.id)
+
+        assert texts(await on_teams.say("delete my data"))[0].startswith(
+            replies.CONFIRM_DELETE.text
+        )
+        assert texts(await on_teams.say("yes")) == [replies.DATA_DELETED.text]
+
+        stored = await everything_stored(parts.documents)
+        for trace in (customer_id, web_user.id, "aad-lee", "123456", on_web.id, on_teams.id):
+            assert trace not in stored, trace
+
+        # Neither account knows the order any more: each is a new customer.
+        for conversation in (web.conversation(web_user), teams.conversation(teams_user)):
+            assert texts(await conversation.say("where is my order?")) == [
+                replies.ASK_ORDER_NUMBER.text
+            ]
+
+
+async def test_one_customer_on_two_channels_at_once_loses_nothing(settings: Settings) -> None:
+    async with (
+        serve_bot_parts(settings) as (bot_url, parts),
+        LocalChannel(bot_url, "webchat") as web,
+        LocalChannel(bot_url, "msteams") as teams,
+    ):
+        web_user, teams_user = ChannelUser("visitor-both", "Ari"), ChannelUser("29:ari", "Ari")
+        on_web = web.conversation(web_user)
+        on_teams = teams.conversation(teams_user)
+        await on_teams.say(f"link {await link_code(on_web)}")
+
+        await asyncio.gather(
+            *(on_web.say("where is order 123456") for _ in range(10)),
+            *(on_teams.say("where is order 234567") for _ in range(10)),
+        )
+        for channel, conversation in ((web, on_web), (teams, on_teams)):
+            answers = texts(channel.received(conversation.id))[-10:]
+            assert all(a.startswith("Your order ") for a in answers), answers
+        _, context = await stored_customer(parts.documents, "webchat", web_user.id)
+        # 1 + 1 messages before (link request, link code), 20 at once.
+        assert context["messageCount"] == 21
+        accounts = {record["channel"] for record in context["channelAccounts"]}
+        assert accounts == {"webchat", "msteams"}
+        assert len(context["lastInboundAt"]) == 2
+
+
+async def test_unlink_undoes_the_link_for_this_channel_only(settings: Settings) -> None:
+    async with (
+        serve_bot_parts(settings) as (bot_url, _),
+        LocalChannel(bot_url, "webchat") as web,
+        LocalChannel(bot_url, "msteams") as teams,
+    ):
+        on_web = web.conversation()
+        assert texts(await on_web.say("where is order 123456")) == [STATUS_123456]
+        on_teams = teams.conversation()
+        await on_teams.say(f"link {await link_code(on_web)}")
+        await on_teams.say("no")  # declines the resume offer
+
+        assert texts(await on_teams.say("unlink")) == [replies.UNLINKED.text]
+        assert texts(await on_teams.say("where is my order?")) == [replies.ASK_ORDER_NUMBER.text]
+        assert texts(await on_web.say("where is my order?"))[0].startswith(
+            "Is this about order 123456?"
+        )
+
+
+async def test_a_restricted_channel_stores_only_identifiers_and_task_state(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(RESTRICTED_CHANNELS="facebook")
+    async with (
+        serve_bot_parts(settings) as (bot_url, parts),
+        LocalChannel(bot_url, "facebook") as messenger,
+    ):
+        conversation = messenger.conversation(ChannelUser("1254459154682919", "Jo"))
+        assert texts(await conversation.say("where is order 123456")) == [STATUS_123456]
+        _, context = await stored_customer(parts.documents, "facebook", "1254459154682919")
+    assert context["lastOrderNumber"] is None
+    assert context["channelAccounts"][0]["channel"] == "facebook"
+    assert context["lastIntent"] == "orderStatus"
+
+
+async def test_personal_data_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    async with (
+        serve_bot_parts(make_settings()) as (bot_url, _),
+        LocalChannel(bot_url, "webchat") as web,
+        LocalChannel(bot_url, "msteams") as teams,
+    ):
+        on_web = web.conversation(ChannelUser("visitor-logs", "Robin"))
+        await on_web.say("I'm robin@example.com, call me on +1 206 555 0199")
+        await on_web.say("where is order 123456")
+        alex = ChannelUser("29:alex-logs", "Alex", email="alex.morgan@example.com")
+        await teams.conversation(alex).say(f"link {await link_code(on_web)}")
+    for personal in ("robin@example.com", "555 0199", "alex.morgan@example.com", "Robin"):
+        assert personal not in caplog.text
