@@ -142,6 +142,9 @@ class CustomerServiceBot(ActivityHandler):
             return
         turn_context.activity.text = text
         await self._customer_contexts.update(turn_context, lambda c: c.count_message())
+        locale = turn_context.activity.locale
+        if locale:
+            await self._customer_contexts.update(turn_context, lambda c: c.prefer_language(locale))
         await DialogExtensions.run_dialog(self._dialog, turn_context, self._dialog_state)
 
     async def _resumable(self, turn_context: TurnContext) -> bool:

@@ -97,6 +97,9 @@ class CustomerContext(_Model):
         self.last_order_number, self.last_order_at = order_number, at
         self.last_order_channel = channel
 
+    def prefer_language(self, language: str) -> None:
+        self.preferences.language = language
+
     def remember_intent(self, intent: str) -> None:
         self.last_intent = intent
 

@@ -248,6 +248,7 @@ async def test_one_customer_on_two_channels_at_once_loses_nothing(settings: Sett
         accounts = {record["channel"] for record in context["channelAccounts"]}
         assert accounts == {"webchat", "msteams"}
         assert len(context["lastInboundAt"]) == 2
+        assert context["preferences"]["language"] == "en-US"
 
 
 async def test_unlink_undoes_the_link_for_this_channel_only(settings: Settings) -> None:
@@ -281,6 +282,7 @@ async def test_a_restricted_channel_stores_only_identifiers_and_task_state(
         assert texts(await conversation.say("where is order 123456")) == [STATUS_123456]
         _, context = await stored_customer(parts.documents, "facebook", "1254459154682919")
     assert context["lastOrderNumber"] is None
+    assert context["preferences"]["language"] is None
     assert context["channelAccounts"][0]["channel"] == "facebook"
     assert context["lastIntent"] == "orderStatus"
 
