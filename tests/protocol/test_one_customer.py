@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from app import BotParts
 from channels import replies
 from config import Settings
 from customers.accounts import sign_customer_id
+from dialogs.clock import Clock
 from tests.conftest import (
     MovableClock,
     cosmos_settings,
     everything_stored,
+    fixed_clock,
     make_settings,
     serve_bot_parts,
     stored_customer,
@@ -44,6 +49,19 @@ def _card_text(activity: dict) -> str:
     return (attachments[0].get("content") or {}).get("text", "")
 
 
+@asynccontextmanager
+async def web_and_teams(
+    settings: Settings, clock: Clock = fixed_clock
+) -> AsyncIterator[tuple[BotParts, LocalChannel, LocalChannel]]:
+    """The bot, and a web chat and a Teams channel talking to it."""
+    async with (
+        serve_bot_parts(settings, clock) as (bot_url, parts),
+        LocalChannel(bot_url, "webchat") as web,
+        LocalChannel(bot_url, "msteams") as teams,
+    ):
+        yield parts, web, teams
+
+
 async def link_code(conversation: Conversation) -> str:
     answer = texts(await conversation.say("link another channel"))
     match = _CODE.search(answer[0])
@@ -54,11 +72,7 @@ async def link_code(conversation: Conversation) -> str:
 async def test_an_order_asked_on_web_chat_is_offered_on_teams_after_linking(
     settings: Settings,
 ) -> None:
-    async with (
-        serve_bot_parts(settings) as (bot_url, _),
-        LocalChannel(bot_url, "webchat") as web,
-        LocalChannel(bot_url, "msteams") as teams,
-    ):
+    async with web_and_teams(settings) as (_, web, teams):
         on_web = web.conversation(ChannelUser("web-visitor-1", "Visitor"))
         assert texts(await on_web.say("where is order 123456")) == [STATUS_123456]
         code = await link_code(on_web)
@@ -123,11 +137,7 @@ async def test_a_direct_line_id_proves_nothing_unless_the_bot_signed_it(
 async def test_a_teams_member_whose_email_is_in_the_directory_is_that_customer(
     settings: Settings,
 ) -> None:
-    async with (
-        serve_bot_parts(settings) as (bot_url, _),
-        LocalChannel(bot_url, "webchat") as web,
-        LocalChannel(bot_url, "msteams") as teams,
-    ):
+    async with web_and_teams(settings) as (_, web, teams):
         signed_in = web.conversation(ChannelUser(sign_customer_id("crm-1001", "test-signing-key"),
                                                  "Alex"))  # fmt: skip
         await signed_in.say("where is order 123456")
@@ -141,11 +151,7 @@ async def test_wrong_expired_and_reused_codes_are_refused_and_tries_are_limited(
     settings: Settings,
 ) -> None:
     clock = MovableClock()
-    async with (
-        serve_bot_parts(settings, clock) as (bot_url, _),
-        LocalChannel(bot_url, "webchat") as web,
-        LocalChannel(bot_url, "msteams") as teams,
-    ):
+    async with web_and_teams(settings, clock) as (_, web, teams):
         on_web = web.conversation()
         on_teams = teams.conversation()
         refused = [replies.LINK_CODE_REFUSED.text]
@@ -172,11 +178,7 @@ async def test_wrong_expired_and_reused_codes_are_refused_and_tries_are_limited(
 
 
 async def test_a_task_begun_on_web_chat_is_offered_on_teams(settings: Settings) -> None:
-    async with (
-        serve_bot_parts(settings) as (bot_url, _),
-        LocalChannel(bot_url, "webchat") as web,
-        LocalChannel(bot_url, "msteams") as teams,
-    ):
+    async with web_and_teams(settings) as (_, web, teams):
         customer_on_teams = ChannelUser("29:kim", "Kim")
         on_web = web.conversation()
         code = await link_code(on_web)
@@ -194,11 +196,7 @@ async def test_a_task_begun_on_web_chat_is_offered_on_teams(settings: Settings) 
 
 
 async def test_delete_my_data_forgets_the_customer_everywhere(settings: Settings) -> None:
-    async with (
-        serve_bot_parts(settings) as (bot_url, parts),
-        LocalChannel(bot_url, "webchat") as web,
-        LocalChannel(bot_url, "msteams") as teams,
-    ):
+    async with web_and_teams(settings) as (parts, web, teams):
         web_user = ChannelUser("visitor-forget", "Lee")
         teams_user = ChannelUser("29:lee", "Lee", aad_object_id="aad-lee")
         on_web = web.conversation(web_user)
@@ -225,11 +223,7 @@ async def test_delete_my_data_forgets_the_customer_everywhere(settings: Settings
 
 
 async def test_one_customer_on_two_channels_at_once_loses_nothing(settings: Settings) -> None:
-    async with (
-        serve_bot_parts(settings) as (bot_url, parts),
-        LocalChannel(bot_url, "webchat") as web,
-        LocalChannel(bot_url, "msteams") as teams,
-    ):
+    async with web_and_teams(settings) as (parts, web, teams):
         web_user, teams_user = ChannelUser("visitor-both", "Ari"), ChannelUser("29:ari", "Ari")
         on_web = web.conversation(web_user)
         on_teams = teams.conversation(teams_user)
@@ -252,11 +246,7 @@ async def test_one_customer_on_two_channels_at_once_loses_nothing(settings: Sett
 
 
 async def test_unlink_undoes_the_link_for_this_channel_only(settings: Settings) -> None:
-    async with (
-        serve_bot_parts(settings) as (bot_url, _),
-        LocalChannel(bot_url, "webchat") as web,
-        LocalChannel(bot_url, "msteams") as teams,
-    ):
+    async with web_and_teams(settings) as (_, web, teams):
         on_web = web.conversation()
         assert texts(await on_web.say("where is order 123456")) == [STATUS_123456]
         on_teams = teams.conversation()
