@@ -24,7 +24,7 @@ from customers.context import ChannelAccountRecord
 from customers.identity import EmailLookup, IdentityService, LinkOutcome
 from customers.link_codes import code_in_link_command, is_unlink_command
 from dialogs.main_dialog import RESUME
-from dialogs.reply_activity import reply_activity
+from dialogs.reply_activity import send_reply
 from state.customer_context import CUSTOMER_ID, CustomerContextAccessor
 from state.documents import EtagConflict
 from state.turn_state import TurnState
@@ -125,20 +125,20 @@ class CustomerServiceBot(ActivityHandler):
                 # "Welcome back! On web chat you were checking order 123456. ..."
                 await self._begin_main_dialog(turn_context, {RESUME: True})
             else:
-                await turn_context.send_activity(reply_activity(replies.WELCOME))
+                await send_reply(turn_context, replies.WELCOME)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         outcome = turn_context.turn_state.get(_IDENTITY_REPLY)
         if outcome is not None:
             reply = replies.UNLINKED if outcome == "unlinked" else _LINK_REPLIES[outcome]
-            await turn_context.send_activity(reply_activity(reply))
+            await send_reply(turn_context, reply)
             if outcome == LinkOutcome.LINKED and await self._resumable(turn_context):
                 await self._begin_main_dialog(turn_context, {RESUME: True})
             return
         text = utterance(turn_context.activity)
         if not text:
             # An attachment, a sticker, an empty card submit: nothing to understand.
-            await turn_context.send_activity(reply_activity(replies.NO_TEXT))
+            await send_reply(turn_context, replies.NO_TEXT)
             return
         turn_context.activity.text = text
         await self._customer_contexts.update(turn_context, lambda c: c.count_message())

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from botbuilder.core import ConversationState, TurnContext
 
 from channels.replies import TURN_FAILED
-from dialogs.reply_activity import reply_activity
+from dialogs.reply_activity import send_reply
 from state.documents import StorageError
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def turn_error_handler(conversation_state: ConversationState) -> TurnErrorHandle
             exc_info=error,
         )
         try:
-            await turn_context.send_activity(reply_activity(TURN_FAILED))
+            await send_reply(turn_context, TURN_FAILED)
             if activity.channel_id == "emulator":
                 await turn_context.send_trace_activity(
                     "OnTurnError Trace",

@@ -12,9 +12,27 @@ from services.orders import ORDER_NUMBER_MAX_DIGITS, ORDER_NUMBER_MIN_DIGITS, Or
 
 
 @dataclass(frozen=True)
+class Card:
+    """A structured answer: a title and facts (an order, its status, its ETA)."""
+
+    title: str
+    facts: tuple[tuple[str, str], ...] = ()
+    text: str | None = None
+    image_url: str | None = None
+
+    def fallback_text(self) -> str:
+        return "\n".join([self.title, *(f"{name}: {value}" for name, value in self.facts)])
+
+
+@dataclass(frozen=True)
 class Reply:
+    # Always complete on its own: channels that cannot show the card or the choices show this.
     text: str
     choices: tuple[str, ...] = field(default=())
+    card: Card | None = None
+
+
+YES_NO = ("Yes", "No")
 
 
 ASK_ABOUT_ORDER = "Where is my order?"
@@ -57,7 +75,8 @@ ORDER_NUMBER_FORMAT = Reply(
     "What is your order number?"
 )
 OFFER_PERSON_AFTER_TRIES = Reply(
-    "I still can't find an order number in that. Would you like to talk to a person instead?"
+    "I still can't find an order number in that. Would you like to talk to a person instead?",
+    YES_NO,
 )
 NOT_TRYING_AGAIN = Reply(
     'No problem. Ask "Where is my order?" whenever you have the number at hand.',
@@ -70,22 +89,27 @@ ORDER_SYSTEM_DOWN = Reply(
 
 
 def offer_recent_order(order_number: str) -> Reply:
-    return Reply(f"Is this about order {order_number}?")
+    return Reply(f"Is this about order {order_number}?", YES_NO)
 
 
 def order_not_found(order_number: str) -> Reply:
     return Reply(
         f"I couldn't find an order with the number {order_number}. "
-        "Would you like to try another number?"
+        "Would you like to try another number?",
+        YES_NO,
     )
 
 
 def order_status(order: Order, now: datetime) -> Reply:
     """ "Your order 123456 is out for delivery and expected by 6 PM today." """
     status = order.status.rstrip(" .")
+    facts = [("Status", status)]
     if order.eta is None:
-        return Reply(f"Your order {order.order_number} is {status}.")
-    return Reply(f"Your order {order.order_number} is {status} and {describe_eta(order.eta, now)}.")
+        text = f"Your order {order.order_number} is {status}."
+    else:
+        text = f"Your order {order.order_number} is {status} and {describe_eta(order.eta, now)}."
+        facts.append(("Expected", describe_eta(order.eta, now).removeprefix("expected by ")))
+    return Reply(text, card=Card(f"Order {order.order_number}", tuple(facts)))
 
 
 def describe_eta(eta: datetime, now: datetime) -> str:
@@ -149,15 +173,17 @@ def resume_offer(channel_id: str, order_number: str | None) -> Reply:
     if order_number:
         return Reply(
             f"Welcome back! On {where} you were checking order {order_number}. "
-            "Want the latest status?"
+            "Want the latest status?",
+            YES_NO,
         )
-    return Reply(f"Welcome back! On {where} you were checking an order. Want to continue?")
+    return Reply(f"Welcome back! On {where} you were checking an order. Want to continue?", YES_NO)
 
 
 NOT_RESUMING = Reply("Okay. What can I do for you?", _MAIN_CHOICES)
 CONFIRM_DELETE = Reply(
     "This deletes everything I know about you, on every channel: the orders you asked about, "
-    "linked accounts and our conversations. Delete it all?"
+    "linked accounts and our conversations. Delete it all?",
+    YES_NO,
 )
 DATA_DELETED = Reply(
     "Done: I've deleted everything I knew about you. If you write again, "

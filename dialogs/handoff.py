@@ -9,7 +9,7 @@ from botbuilder.core import TurnContext
 
 from channels.replies import PERSON_REQUESTED
 from dialogs.clock import Clock
-from dialogs.reply_activity import reply_activity
+from dialogs.reply_activity import send_reply
 from state.customer_context import CustomerContextAccessor
 
 
@@ -18,4 +18,4 @@ async def request_person(
 ) -> None:
     requested_at = clock()
     await customer_contexts.update(turn_context, lambda c: c.request_handoff(requested_at))
-    await turn_context.send_activity(reply_activity(PERSON_REQUESTED))
+    await send_reply(turn_context, PERSON_REQUESTED)

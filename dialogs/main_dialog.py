@@ -15,7 +15,6 @@ from botbuilder.dialogs import (
     WaterfallDialog,
     WaterfallStepContext,
 )
-from botbuilder.dialogs.prompts import ConfirmPrompt, PromptOptions
 
 from channels import replies
 from customers.identity import IdentityService
@@ -23,7 +22,7 @@ from customers.link_codes import CODE_LIFETIME
 from dialogs.clock import Clock
 from dialogs.handoff import request_person
 from dialogs.order_status_dialog import ORDER_NUMBER, SKIP_RECENT_ORDER, OrderStatusDialog
-from dialogs.reply_activity import reply_activity
+from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
 from nlu.recognizer import Intent, Recognition, Recognizer
 from state.customer_context import CustomerContextAccessor, turn_customer_id
 from state.turn_state import discard_changes
@@ -61,7 +60,7 @@ class MainDialog(ComponentDialog):
         self._order_status_id = order_status_dialog.id
 
         self.add_dialog(order_status_dialog)
-        self.add_dialog(ConfirmPrompt(_CONFIRM_PROMPT, default_locale="en-us"))
+        self.add_dialog(confirm_prompt(_CONFIRM_PROMPT))
         self.add_dialog(
             WaterfallDialog(WaterfallDialog.__name__, [self.route_step, self.confirmed_step])
         )
@@ -83,19 +82,21 @@ class MainDialog(ComponentDialog):
                 )
             case Intent.DELETE_DATA:
                 step.values[_ASKED] = Intent.DELETE_DATA.value
-                return await step.prompt(_CONFIRM_PROMPT, _prompt(replies.CONFIRM_DELETE))
+                return await step.prompt(
+                    _CONFIRM_PROMPT, prompt_options(step.context, replies.CONFIRM_DELETE)
+                )
             case Intent.LINK_CHANNEL:
                 await self._give_link_code(step.context)
             case Intent.HUMAN_HANDOFF:
                 await request_person(step.context, self._customer_contexts, self._clock)
             case Intent.GREETING:
-                await step.context.send_activity(reply_activity(replies.WELCOME))
+                await send_reply(step.context, replies.WELCOME)
             case Intent.HELP:
-                await step.context.send_activity(reply_activity(replies.HELP))
+                await send_reply(step.context, replies.HELP)
             case Intent.CANCEL:
-                await step.context.send_activity(reply_activity(replies.NOTHING_TO_CANCEL))
+                await send_reply(step.context, replies.NOTHING_TO_CANCEL)
             case _:
-                await step.context.send_activity(reply_activity(replies.NOT_UNDERSTOOD))
+                await send_reply(step.context, replies.NOT_UNDERSTOOD)
         return await step.end_dialog()
 
     async def confirmed_step(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -104,15 +105,15 @@ class MainDialog(ComponentDialog):
             if step.result is True:
                 await self._identity.forget(turn_customer_id(step.context) or "")
                 discard_changes(step.context)
-                await step.context.send_activity(reply_activity(replies.DATA_DELETED))
+                await send_reply(step.context, replies.DATA_DELETED)
             else:
-                await step.context.send_activity(reply_activity(replies.NOT_DELETED))
+                await send_reply(step.context, replies.NOT_DELETED)
         elif asked == RESUME:
             if step.result is True:
                 return await step.replace_dialog(
                     self._order_status_id, step.values.get(ORDER_NUMBER_OPTIONS)
                 )
-            await step.context.send_activity(reply_activity(replies.NOT_RESUMING))
+            await send_reply(step.context, replies.NOT_RESUMING)
         return await step.end_dialog()
 
     async def on_continue_dialog(self, inner_dc: DialogContext) -> DialogTurnResult:
@@ -127,7 +128,7 @@ class MainDialog(ComponentDialog):
         await self._remember_intent(context, recognition)
         if recognition.intent in (Intent.HELP, Intent.LINK_CHANNEL):
             if recognition.intent == Intent.HELP:
-                await context.send_activity(reply_activity(replies.HELP))
+                await send_reply(context, replies.HELP)
             else:
                 await self._give_link_code(context)
             await inner_dc.reprompt_dialog()
@@ -137,7 +138,7 @@ class MainDialog(ComponentDialog):
         if recognition.intent == Intent.DELETE_DATA:
             return await inner_dc.begin_dialog(self.initial_dialog_id, {INTENT: "deleteData"})
         if recognition.intent == Intent.CANCEL:
-            await context.send_activity(reply_activity(replies.CANCELLED))
+            await send_reply(context, replies.CANCELLED)
         else:
             await request_person(context, self._customer_contexts, self._clock)
         return DialogTurnResult(DialogTurnStatus.Complete)
@@ -146,7 +147,7 @@ class MainDialog(ComponentDialog):
         context = await self._customer_contexts.get(step.context)
         task = context.resumable_elsewhere(step.context.activity.channel_id, self._clock())
         if task is None:
-            await step.context.send_activity(reply_activity(replies.WELCOME))
+            await send_reply(step.context, replies.WELCOME)
             return await step.end_dialog()
         order_number = context.last_order_number if task.step == "answered" else None
         step.values[_ASKED] = RESUME
@@ -154,21 +155,18 @@ class MainDialog(ComponentDialog):
             {ORDER_NUMBER: order_number} if order_number else {SKIP_RECENT_ORDER: True}
         )
         return await step.prompt(
-            _CONFIRM_PROMPT, _prompt(replies.resume_offer(task.channel, order_number))
+            _CONFIRM_PROMPT,
+            prompt_options(step.context, replies.resume_offer(task.channel, order_number)),
         )
 
     async def _give_link_code(self, turn_context: TurnContext) -> None:
         code = await self._identity.issue_code(turn_customer_id(turn_context) or "")
         await self._customer_contexts.update(turn_context, lambda c: c.issued_link_code(code))
         minutes = int(CODE_LIFETIME.total_seconds() // 60)
-        await turn_context.send_activity(reply_activity(replies.link_code_issued(code, minutes)))
+        await send_reply(turn_context, replies.link_code_issued(code, minutes))
 
     async def _remember_intent(self, turn_context: TurnContext, recognition: Recognition) -> None:
         if recognition.intent in (Intent.NONE, Intent.GREETING):
             return
         intent = recognition.intent.value
         await self._customer_contexts.update(turn_context, lambda c: c.remember_intent(intent))
-
-
-def _prompt(reply: replies.Reply) -> PromptOptions:
-    return PromptOptions(prompt=reply_activity(reply))

@@ -12,8 +12,6 @@ from botbuilder.dialogs import (
     WaterfallStepContext,
 )
 from botbuilder.dialogs.prompts import (
-    ConfirmPrompt,
-    PromptOptions,
     PromptValidatorContext,
     TextPrompt,
 )
@@ -22,7 +20,7 @@ from botbuilder.schema import Activity, ActivityTypes
 from channels import replies
 from dialogs.clock import Clock, customer_now
 from dialogs.handoff import request_person
-from dialogs.reply_activity import reply_activity
+from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
 from services.orders import OrderNotFound, OrderService, OrderServiceUnavailable, find_order_number
 from state.customer_context import CustomerContextAccessor
 
@@ -65,11 +63,9 @@ class OrderStatusDialog(ComponentDialog):
         )
         self.add_dialog(TextPrompt(_ORDER_NUMBER_PROMPT, self.order_number_validator))
         self.add_dialog(
-            ConfirmPrompt(
-                _YES_OR_ORDER_NUMBER_PROMPT, self.yes_no_or_order_number_validator, "en-us"
-            )
+            confirm_prompt(_YES_OR_ORDER_NUMBER_PROMPT, self.yes_no_or_order_number_validator)
         )
-        self.add_dialog(ConfirmPrompt(_YES_NO_PROMPT, default_locale="en-us"))
+        self.add_dialog(confirm_prompt(_YES_NO_PROMPT))
         self.initial_dialog_id = WaterfallDialog.__name__
 
     async def offer_recent_order_step(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -82,7 +78,8 @@ class OrderStatusDialog(ComponentDialog):
             if recent:
                 step.values[_RECENT] = recent
                 return await step.prompt(
-                    _YES_OR_ORDER_NUMBER_PROMPT, _prompt(replies.offer_recent_order(recent))
+                    _YES_OR_ORDER_NUMBER_PROMPT,
+                    prompt_options(step.context, replies.offer_recent_order(recent)),
                 )
         return await step.next(None)
 
@@ -101,14 +98,16 @@ class OrderStatusDialog(ComponentDialog):
         )
         return await step.prompt(
             _ORDER_NUMBER_PROMPT,
-            _prompt(replies.ASK_ORDER_NUMBER, retry=replies.ORDER_NUMBER_FORMAT),
+            prompt_options(step.context, replies.ASK_ORDER_NUMBER, replies.ORDER_NUMBER_FORMAT),
         )
 
     async def look_up_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         order_number = find_order_number(step.result or "")
         if order_number is None:
             step.values[_OFFERED] = _OFFERED_PERSON
-            return await step.prompt(_YES_NO_PROMPT, _prompt(replies.OFFER_PERSON_AFTER_TRIES))
+            return await step.prompt(
+                _YES_NO_PROMPT, prompt_options(step.context, replies.OFFER_PERSON_AFTER_TRIES)
+            )
 
         await step.context.send_activity(Activity(type=ActivityTypes.typing))
         try:
@@ -116,10 +115,11 @@ class OrderStatusDialog(ComponentDialog):
         except OrderNotFound:
             step.values[_OFFERED] = _OFFERED_RETRY
             return await step.prompt(
-                _YES_OR_ORDER_NUMBER_PROMPT, _prompt(replies.order_not_found(order_number))
+                _YES_OR_ORDER_NUMBER_PROMPT,
+                prompt_options(step.context, replies.order_not_found(order_number)),
             )
         except OrderServiceUnavailable:
-            await step.context.send_activity(reply_activity(replies.ORDER_SYSTEM_DOWN))
+            await send_reply(step.context, replies.ORDER_SYSTEM_DOWN)
             return await step.end_dialog()
 
         looked_up_at, channel = self._clock(), step.context.activity.channel_id
@@ -127,7 +127,7 @@ class OrderStatusDialog(ComponentDialog):
             step.context, lambda c: c.remember_order(order_number, looked_up_at, channel)
         )
         now = customer_now(step.context.activity, self._clock)
-        await step.context.send_activity(reply_activity(replies.order_status(order, now)))
+        await send_reply(step.context, replies.order_status(order, now))
         return await step.end_dialog()
 
     async def follow_up_step(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -143,7 +143,7 @@ class OrderStatusDialog(ComponentDialog):
         elif offered == _OFFERED_PERSON and step.result is True:
             await request_person(step.context, self._customer_contexts, self._clock)
             return await step.end_dialog()
-        await step.context.send_activity(reply_activity(replies.NOT_TRYING_AGAIN))
+        await send_reply(step.context, replies.NOT_TRYING_AGAIN)
         return await step.end_dialog()
 
     async def on_end_dialog(
@@ -165,10 +165,3 @@ class OrderStatusDialog(ComponentDialog):
         return prompt.recognized.succeeded or bool(
             find_order_number(prompt.context.activity.text or "")
         )
-
-
-def _prompt(reply: replies.Reply, retry: replies.Reply | None = None) -> PromptOptions:
-    return PromptOptions(
-        prompt=reply_activity(reply),
-        retry_prompt=reply_activity(retry) if retry else None,
-    )

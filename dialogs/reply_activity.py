@@ -1,15 +1,50 @@
-"""A channel-neutral Reply as a Bot Framework message activity."""
+"""Replies, rendered for the turn's channel, as Bot Framework activities."""
 
 from __future__ import annotations
 
-from botbuilder.core import MessageFactory
-from botbuilder.schema import ActionTypes, Activity, CardAction
+from botbuilder.core import TurnContext
+from botbuilder.dialogs.choices import ListStyle
+from botbuilder.dialogs.prompts import ConfirmPrompt, PromptOptions
+from botbuilder.schema import Activity
 
+from channels.render import render
 from channels.replies import Reply
 
 
-def reply_activity(reply: Reply) -> Activity:
-    if not reply.choices:
-        return MessageFactory.text(reply.text)
-    actions = [CardAction(type=ActionTypes.im_back, title=c, value=c) for c in reply.choices]
-    return MessageFactory.suggested_actions(actions, reply.text)
+def reply_activities(turn_context: TurnContext, reply: Reply) -> list[Activity]:
+    incoming = turn_context.activity
+    conversation_type = getattr(incoming.conversation, "conversation_type", None)
+    return [
+        Activity.deserialize(message)
+        for message in render(reply, incoming.channel_id, conversation_type)
+    ]
+
+
+async def send_reply(turn_context: TurnContext, reply: Reply) -> None:
+    await turn_context.send_activities(reply_activities(turn_context, reply))
+
+
+def prompt_options(
+    turn_context: TurnContext, reply: Reply, retry: Reply | None = None
+) -> PromptOptions:
+    return PromptOptions(
+        prompt=_one_activity(turn_context, reply),
+        retry_prompt=_one_activity(turn_context, retry) if retry else None,
+    )
+
+
+def confirm_prompt(dialog_id: str, validator=None) -> ConfirmPrompt:
+    """A yes/no prompt whose choices our renderers show (not botbuilder's own)."""
+    prompt = ConfirmPrompt(dialog_id, validator, default_locale="en-us")
+    prompt.style = ListStyle.none
+    return prompt
+
+
+def _one_activity(turn_context: TurnContext, reply: Reply) -> Activity:
+    # A prompt is a single activity; prompts are short, so no channel needs to split one.
+    activities = reply_activities(turn_context, reply)
+    if len(activities) == 1:
+        return activities[0]
+    last = activities[-1]
+    last.text = " ".join(a.text for a in activities if a.text)
+    return last

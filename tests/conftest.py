@@ -144,3 +144,8 @@ async def everything_stored(documents: DocumentStore) -> str:
         container = documents._require_container()  # type: ignore[attr-defined]
         items = {item["realId"]: item async for item in container.read_all_items()}
     return json.dumps(items)
+
+
+def texts(activities: list[dict]) -> list[str]:
+    """The words the customer reads: the text of each message (a card adds none)."""
+    return [a["text"] for a in activities if a.get("type") == "message" and a.get("text")]

@@ -45,7 +45,8 @@ class Customer:
     async def say(self, text: str | None = None, **fields: Any) -> list[str]:
         """What the customer reads in reply: the texts of the bot's messages."""
         sent = await self.send(Activity(type=ActivityTypes.message, text=text, **fields))
-        return [readable(a) for a in sent if a.type == ActivityTypes.message]
+        # The words of each message; a card that only illustrates them (Messenger) adds none.
+        return [a.text for a in sent if a.type == ActivityTypes.message and a.text]
 
     async def stored_context(self) -> dict:
         template = self.adapter.template
@@ -53,14 +54,6 @@ class Customer:
             self.parts.documents, template.channel_id, template.from_property.id
         )
         return context
-
-
-def readable(activity: Activity) -> str:
-    """The message's text, or the text of the card it came as (Teams gets choices as a card)."""
-    if activity.text:
-        return activity.text
-    card = activity.attachments[0].content
-    return card.text if hasattr(card, "text") else card["text"]
 
 
 @pytest.fixture(params=CHANNELS)
@@ -71,8 +64,8 @@ def customer(request: pytest.FixtureRequest) -> Customer:
 async def test_happy_path(customer: Customer) -> None:
     assert await customer.say("Where is my order?") == [replies.ASK_ORDER_NUMBER.text]
     sent = await customer.send(Activity(type=ActivityTypes.message, text="123456"))
-    assert [a.type for a in sent] == [ActivityTypes.typing, ActivityTypes.message]
-    assert sent[-1].text == STATUS_123456
+    assert sent[0].type == ActivityTypes.typing  # before the order system is asked
+    assert sent[1].text == STATUS_123456
 
 
 async def test_the_order_number_in_the_first_message_is_used(customer: Customer) -> None:

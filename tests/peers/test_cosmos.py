@@ -17,16 +17,12 @@ from config import Settings
 from customers.accounts import sign_customer_id
 from state.bot_storage import BotStorage
 from state.cosmos_store import CosmosDocumentStore
-from tests.conftest import cosmos_settings, serve_bot, stored_customer
+from tests.conftest import cosmos_settings, serve_bot, stored_customer, texts
 from tests.peers.cosmos_server import KEY, CosmosServer
 from tests.peers.throttling_proxy import ThrottlingProxy
 from tools.local_channel import ChannelUser, LocalChannel
 
 STATUS_123456 = "Your order 123456 is out for delivery and expected by 1 PM today."
-
-
-def texts(activities: list[dict]) -> list[str]:
-    return [a.get("text") for a in activities if a.get("type") == "message"]
 
 
 @asynccontextmanager

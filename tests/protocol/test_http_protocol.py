@@ -16,14 +16,10 @@ import app
 from channels import replies
 from config import Settings
 from state.sqlite_store import SqliteDocumentStore
-from tests.conftest import make_settings, order_system, serve, serve_bot
+from tests.conftest import make_settings, order_system, serve, serve_bot, texts
 from tools.local_channel import ChannelUser, LocalChannel
 
 STATUS_123456 = "Your order 123456 is out for delivery and expected by 1 PM today."
-
-
-def texts(activities: list[dict]) -> list[str]:
-    return [a.get("text") for a in activities if a.get("type") == "message"]
 
 
 async def test_the_full_conversation(sqlite_settings: Settings) -> None:

@@ -24,6 +24,7 @@ from tests.conftest import (
     make_settings,
     serve_bot_parts,
     stored_customer,
+    texts,
 )
 from tools.local_channel import ChannelUser, Conversation, LocalChannel
 
@@ -37,16 +38,6 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "cosmos":
         return cosmos_settings(request.getfixturevalue("cosmos_server"), **extra)
     return make_settings(STORAGE=request.param, DATA_DIR=str(tmp_path / "data"), **extra)
-
-
-def texts(activities: list[dict]) -> list[str]:
-    return [a.get("text") or _card_text(a) for a in activities if a.get("type") == "message"]
-
-
-def _card_text(activity: dict) -> str:
-    # Teams gets yes/no choices as a card: the question is the card's text.
-    attachments = activity.get("attachments") or [{}]
-    return (attachments[0].get("content") or {}).get("text", "")
 
 
 @asynccontextmanager

@@ -1,0 +1,195 @@
+"""One reply, shaped for each channel: Bot Framework message activities as plain JSON.
+
+Plain Python (the shape of Rasa's output channels): the dialogs say *what* to
+say (`channels/replies.py`); a renderer per channel family decides *how*:
+
+- msteams: an Adaptive Card (schema 1.5) for structured answers, choices as card
+  buttons; suggested actions only in personal chat, the one place Teams shows them.
+- webchat, directline, emulator: Adaptive Card plus suggested actions.
+- facebook: no Adaptive Cards (Messenger shows them as dead images): a hero card,
+  at most 13 quick replies of at most 20 characters, text split under 2,000.
+- anything else (sms, telephony, unknown): plain text, choices numbered.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from channels.replies import Card, Reply
+
+Json = dict[str, Any]
+
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+HERO_CARD = "application/vnd.microsoft.card.hero"
+WEB_CHANNELS = frozenset({"webchat", "directline", "emulator"})
+MESSENGER_MAX_QUICK_REPLIES = 13
+MESSENGER_MAX_TITLE = 20
+MESSENGER_MAX_TEXT = 2000
+
+
+def render(reply: Reply, channel_id: str, conversation_type: str | None = None) -> list[Json]:
+    """The message activities (as JSON) that show `reply` on this channel, in order."""
+    if channel_id == "msteams":
+        return [_teams(reply, personal=conversation_type in (None, "personal"))]
+    if channel_id in WEB_CHANNELS:
+        return [_web(reply)]
+    if channel_id == "facebook":
+        return _messenger(reply)
+    return [_plain(reply)]
+
+
+# --- per channel -------------------------------------------------------------
+
+
+def _teams(reply: Reply, *, personal: bool) -> Json:
+    message = _message(reply.text)
+    if reply.card is not None:
+        card = _adaptive_card(reply.card)
+        if reply.choices and not personal:
+            card["actions"] = [_teams_button(choice) for choice in reply.choices]
+        message["attachments"] = [{"contentType": ADAPTIVE_CARD, "content": card}]
+    elif reply.choices and not personal:
+        message["attachments"] = [
+            {
+                "contentType": HERO_CARD,
+                "content": {
+                    "text": reply.text,
+                    "buttons": [_im_back(choice, choice) for choice in reply.choices],
+                },
+            }
+        ]
+        message.pop("text")
+    if reply.choices and personal:
+        message["suggestedActions"] = _suggested(reply.choices)
+    return message
+
+
+def _web(reply: Reply) -> Json:
+    message = _message(reply.text)
+    if reply.card is not None:
+        message["attachments"] = [
+            {"contentType": ADAPTIVE_CARD, "content": _adaptive_card(reply.card)}
+        ]
+    if reply.choices:
+        message["suggestedActions"] = _suggested(reply.choices)
+    return message
+
+
+def _messenger(reply: Reply) -> list[Json]:
+    messages = [_message(part) for part in split_text(reply.text, MESSENGER_MAX_TEXT)]
+    if reply.card is not None:
+        # The Facebook channel turns a hero card into Messenger's generic template.
+        messages.append({"type": "message", "attachments": [_hero_card(reply.card)]})
+    if reply.choices:
+        choices = reply.choices[:MESSENGER_MAX_QUICK_REPLIES]
+        messages[-1]["suggestedActions"] = {
+            "actions": [
+                _im_back(shorten(choice, MESSENGER_MAX_TITLE), choice) for choice in choices
+            ]
+        }
+    return messages
+
+
+def _plain(reply: Reply) -> Json:
+    lines = [reply.text]
+    if reply.card is not None and reply.card.facts:
+        lines += [f"{name}: {value}" for name, value in reply.card.facts]
+    if reply.choices:
+        lines += [f"{number}. {choice}" for number, choice in enumerate(reply.choices, 1)]
+    return _message("\n".join(lines))
+
+
+# --- parts -------------------------------------------------------------------
+
+
+def _message(text: str) -> Json:
+    return {"type": "message", "text": text, "inputHint": "acceptingInput"}
+
+
+def _adaptive_card(card: Card) -> Json:
+    body: list[Json] = [
+        {
+            "type": "TextBlock",
+            "text": card.title,
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+        }
+    ]
+    if card.text:
+        body.append({"type": "TextBlock", "text": card.text, "wrap": True})
+    if card.facts:
+        body.append({"type": "FactSet", "facts": [{"title": n, "value": v} for n, v in card.facts]})
+    if card.image_url:
+        body.append({"type": "Image", "url": card.image_url, "altText": card.title})
+    return {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.5",
+        "body": body,
+        "fallbackText": card.fallback_text(),
+    }
+
+
+def _hero_card(card: Card) -> Json:
+    content: Json = {
+        "title": card.title,
+        "text": "\n".join(f"{name}: {value}" for name, value in card.facts) or card.text,
+    }
+    if card.image_url:
+        content["images"] = [{"url": card.image_url, "alt": card.title}]
+    return {"contentType": HERO_CARD, "content": content}
+
+
+def _teams_button(choice: str) -> Json:
+    # Sends the choice as if typed, so prompts read it like any other answer.
+    return {"type": "Action.Submit", "title": choice,
+            "data": {"msteams": {"type": "imBack", "value": choice}}}  # fmt: skip
+
+
+def _im_back(title: str, value: str) -> Json:
+    return {"type": "imBack", "title": title, "value": value}
+
+
+def _suggested(choices: tuple[str, ...]) -> Json:
+    return {"actions": [_im_back(choice, choice) for choice in choices]}
+
+
+def shorten(title: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word where one is near, with an ellipsis."""
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters, split between sentences (words if one is longer)."""
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for sentence in _SENTENCE_END.split(text):
+        while len(sentence) > limit:  # a sentence longer than a message: split at a word
+            head = sentence[:limit].rsplit(" ", 1)[0] or sentence[:limit]
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(head)
+            sentence = sentence[len(head) :].lstrip()
+        joined = f"{current} {sentence}".strip()
+        if len(joined) <= limit:
+            current = joined
+        else:
+            pieces.append(current)
+            current = sentence
+    if current:
+        pieces.append(current)
+    return pieces
