@@ -24,7 +24,7 @@ from customers.context import ChannelAccountRecord
 from customers.identity import EmailLookup, IdentityService, LinkOutcome
 from customers.link_codes import code_in_link_command, is_unlink_command
 from dialogs.main_dialog import RESUME
-from dialogs.reply_activity import send_reply
+from dialogs.reply_activity import OFFERED_CHOICES, send_reply
 from state.customer_context import CUSTOMER_ID, CustomerContextAccessor
 from state.documents import EtagConflict
 from state.turn_state import TurnState
@@ -58,6 +58,7 @@ class CustomerServiceBot(ActivityHandler):
         self._dialog = dialog
         self._clock = clock
         self._dialog_state = conversation_state.create_property("DialogState")
+        self._offered_choices = conversation_state.create_property("offeredChoices")
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         if not await self._turn_state.claim(turn_context):
@@ -93,6 +94,8 @@ class CustomerServiceBot(ActivityHandler):
                 turn_context, lambda c: c.saw(record, conversation_key, now)
             )
         await super().on_turn(turn_context)
+        if OFFERED_CHOICES in turn_context.turn_state:
+            await self._offered_choices.set(turn_context, turn_context.turn_state[OFFERED_CHOICES])
 
     async def _resolve_customer(
         self, turn_context: TurnContext, account: CustomerChannelAccount
@@ -140,6 +143,9 @@ class CustomerServiceBot(ActivityHandler):
             # An attachment, a sticker, an empty card submit: nothing to understand.
             await send_reply(turn_context, replies.NO_TEXT)
             return
+        offered = await self._offered_choices.get(turn_context, list)
+        if text.isdigit() and 1 <= int(text) <= len(offered):
+            text = offered[int(text) - 1]  # "2" on SMS: the second choice offered
         turn_context.activity.text = text
         await self._customer_contexts.update(turn_context, lambda c: c.count_message())
         locale = turn_context.activity.locale
@@ -202,9 +208,24 @@ def utterance(activity: Activity) -> str:
         except (KeyError, TypeError, AttributeError):
             log.debug("mention entity without the expected fields; text kept as sent")
     text = text.strip()
+    payload = _messenger_payload(activity)
+    if payload:
+        # A Messenger quick reply or button: its payload is the full choice, the title may
+        # have been shortened to fit.
+        text = payload
     if not text and activity.value is not None:
         text = " ".join(_strings(activity.value)).strip()
     return text
+
+
+def _messenger_payload(activity: Activity) -> str | None:
+    if activity.channel_id != "facebook" or not isinstance(activity.channel_data, dict):
+        return None
+    message = activity.channel_data.get("message") or {}
+    for holder in (activity.channel_data.get("postback"), message.get("quick_reply")):
+        if isinstance(holder, dict) and isinstance(holder.get("payload"), str):
+            return holder["payload"].strip() or None
+    return None
 
 
 def _strings(value: object) -> list[str]:

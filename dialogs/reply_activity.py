@@ -10,8 +10,12 @@ from botbuilder.schema import Activity
 from channels.render import render
 from channels.replies import Reply
 
+# turn_state key: the choices the last reply of this turn offered ("2" picks the second).
+OFFERED_CHOICES = "offeredChoices"
+
 
 def reply_activities(turn_context: TurnContext, reply: Reply) -> list[Activity]:
+    turn_context.turn_state[OFFERED_CHOICES] = list(reply.choices)
     incoming = turn_context.activity
     conversation_type = getattr(incoming.conversation, "conversation_type", None)
     return [

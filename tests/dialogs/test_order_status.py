@@ -190,3 +190,37 @@ async def test_teams_mention_of_the_bot_is_not_part_of_the_question() -> None:
         entities=[Entity().deserialize(mention.serialize())],
     )
     assert said == [replies.ASK_ORDER_NUMBER.text]
+
+
+async def test_on_sms_choices_are_numbered_and_a_number_picks_one() -> None:
+    customer = Customer("sms")
+    await customer.say("123456")
+    offer = await customer.say("where is my order?")
+    assert offer == ["Is this about order 123456?\n1. Yes\n2. No"]
+    assert await customer.say("2") == [replies.ASK_ORDER_NUMBER.text]
+
+
+async def test_a_card_submit_answers_a_yes_no_prompt() -> None:
+    customer = Customer("webchat")
+    await customer.say("123456")
+    await customer.say("where is my order?")
+    assert await customer.say(value={"choice": "Yes"}) == [STATUS_123456]
+
+
+async def test_a_messenger_quick_reply_is_read_by_its_payload() -> None:
+    customer = Customer("facebook")
+    # The title was shortened to fit Messenger; the payload carries the whole choice.
+    said = await customer.say(
+        "Where is my…", channel_data={"message": {"quick_reply": {"payload": "Where is my order?"}}}
+    )
+    assert said == [replies.ASK_ORDER_NUMBER.text]
+
+
+async def test_teams_gets_the_order_status_as_an_adaptive_card() -> None:
+    customer = Customer("msteams")
+    sent = await customer.send(Activity(type=ActivityTypes.message, text="where is order 123456"))
+    status = sent[-1]
+    assert status.text == STATUS_123456
+    card = status.attachments[0]
+    assert card.content_type == "application/vnd.microsoft.card.adaptive"
+    assert card.content["body"][0]["text"] == "Order 123456"

@@ -1,0 +1,105 @@
+"""Each channel gets the same answer in the shape it can show."""
+
+import pytest
+
+from channels.render import (
+    ADAPTIVE_CARD,
+    HERO_CARD,
+    MESSENGER_MAX_TEXT,
+    render,
+    shorten,
+    split_text,
+)
+from channels.replies import Card, Reply
+
+STATUS = Reply(
+    "Your order 123456 is out for delivery and expected by 6 PM today.",
+    card=Card("Order 123456", (("Status", "out for delivery"), ("Expected", "6 PM today"))),
+)
+QUESTION = Reply("Is this about order 123456?", ("Yes", "No"))
+
+
+def test_teams_gets_an_adaptive_card_with_the_facts() -> None:
+    [message] = render(STATUS, "msteams", "personal")
+    attachment = message["attachments"][0]
+    assert attachment["contentType"] == ADAPTIVE_CARD
+    card = attachment["content"]
+    assert card["version"] == "1.5"
+    facts = next(part for part in card["body"] if part["type"] == "FactSet")["facts"]
+    assert facts == [
+        {"title": "Status", "value": "out for delivery"},
+        {"title": "Expected", "value": "6 PM today"},
+    ]
+    assert "Order 123456" in card["fallbackText"]
+
+
+def test_teams_choices_are_suggested_in_personal_chat_and_buttons_elsewhere() -> None:
+    [personal] = render(QUESTION, "msteams", "personal")
+    assert [a["value"] for a in personal["suggestedActions"]["actions"]] == ["Yes", "No"]
+    [group] = render(QUESTION, "msteams", "groupChat")
+    assert "suggestedActions" not in group
+    card = group["attachments"][0]
+    assert card["contentType"] == HERO_CARD
+    assert card["content"]["text"] == "Is this about order 123456?"
+    assert [b["value"] for b in card["content"]["buttons"]] == ["Yes", "No"]
+
+
+@pytest.mark.parametrize("channel", ["webchat", "directline", "emulator"])
+def test_web_chat_gets_the_card_and_suggested_actions(channel: str) -> None:
+    [message] = render(Reply(STATUS.text, ("Help",), STATUS.card), channel)
+    assert message["text"] == STATUS.text
+    assert message["attachments"][0]["contentType"] == ADAPTIVE_CARD
+    assert message["suggestedActions"]["actions"][0] == {
+        "type": "imBack", "title": "Help", "value": "Help",
+    }  # fmt: skip
+
+
+def test_messenger_never_gets_an_adaptive_card() -> None:
+    messages = render(STATUS, "facebook")
+    assert messages[0]["text"] == STATUS.text
+    assert messages[1]["attachments"][0]["contentType"] == HERO_CARD
+    hero = messages[1]["attachments"][0]["content"]
+    assert hero["title"] == "Order 123456"
+    assert "Status: out for delivery" in hero["text"]
+    assert ADAPTIVE_CARD not in str(messages)
+
+
+def test_messenger_quick_replies_keep_to_its_limits() -> None:
+    choices = tuple(f"Choice number {n}" for n in range(14))
+    long_title = "Show me everything about it"  # 27 characters
+    [message] = render(Reply("Pick one", (*choices[:-1], long_title)), "facebook")
+    actions = message["suggestedActions"]["actions"]
+    assert len(actions) == 13
+    assert all(len(a["title"]) <= 20 for a in actions)
+    [message] = render(Reply("Pick one", ("Yes", long_title)), "facebook")
+    shortened = message["suggestedActions"]["actions"][1]
+    assert shortened["title"] == "Show me everything…"
+    assert shortened["value"] == long_title  # the payload keeps the full choice
+
+
+def test_messenger_splits_long_text_between_sentences() -> None:
+    sentence = "Your parcel has left our warehouse and is on its way to you. "
+    text = sentence * 84  # 5,040 characters
+    messages = render(Reply(text.strip(), ("Help",)), "facebook")
+    assert len(messages) == 3
+    assert all(len(m["text"]) <= MESSENGER_MAX_TEXT for m in messages)
+    assert all(m["text"].endswith("to you.") for m in messages)
+    assert " ".join(m["text"] for m in messages) == text.strip()
+    assert "suggestedActions" in messages[-1] and "suggestedActions" not in messages[0]
+
+
+@pytest.mark.parametrize("channel", ["sms", "telephony", "somethingnew"])
+def test_other_channels_get_plain_text_with_numbered_choices(channel: str) -> None:
+    [question] = render(QUESTION, channel)
+    assert question["text"] == "Is this about order 123456?\n1. Yes\n2. No"
+    assert "attachments" not in question and "suggestedActions" not in question
+    [status] = render(STATUS, channel)
+    assert status["text"].splitlines()[1:] == ["Status: out for delivery", "Expected: 6 PM today"]
+
+
+def test_shorten_and_split_edges() -> None:
+    assert shorten("Talk to a person", 20) == "Talk to a person"
+    assert shorten("Supercalifragilisticexpialidocious", 20) == "Supercalifragilisti…"
+    assert split_text("short", 2000) == ["short"]
+    word = "x" * 2500
+    assert [len(p) for p in split_text(word, 2000)] == [2000, 500]
