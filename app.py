@@ -122,7 +122,13 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
     # The customer's state first: see TurnState.
     turn_state = TurnState(storage, customer_state, conversation_state)
     bot = CustomerServiceBot(
-        turn_state, conversation_state, customer_contexts, identity, dialog, clock
+        turn_state,
+        conversation_state,
+        customer_contexts,
+        identity,
+        dialog,
+        clock,
+        settings.allowed_teams_tenants,
     )
     return BotParts(bot, conversation_state, customer_state, documents, orders, identity, resources)
 

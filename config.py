@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     ORDER_API_URL: AnyHttpUrl | None = None
     ORDER_API_KEY: SecretStr | None = None
 
+    # Teams tenants (directory ids, comma-separated) whose users may talk to the bot; empty: all.
+    TEAMS_ALLOWED_TENANTS: str = ""
+
     # Channels from which only identifiers and task state are stored about a customer
     # (comma-separated channel ids, e.g. "facebook,sms"); empty: no channel is restricted.
     RESTRICTED_CHANNELS: str = ""
@@ -151,7 +154,11 @@ class Settings(BaseSettings):
 
     @property
     def restricted_channels(self) -> frozenset[str]:
-        return frozenset(c.strip() for c in self.RESTRICTED_CHANNELS.split(",") if c.strip())
+        return _names(self.RESTRICTED_CHANNELS)
+
+    @property
+    def allowed_teams_tenants(self) -> frozenset[str]:
+        return _names(self.TEAMS_ALLOWED_TENANTS)
 
     @property
     def auth_enabled(self) -> bool:
@@ -172,6 +179,10 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+
+
+def _names(listed: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in listed.split(",") if name.strip())
 
 
 def _describe(error: ValidationError) -> str:

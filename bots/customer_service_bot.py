@@ -50,7 +50,9 @@ class CustomerServiceBot(ActivityHandler):
         identity: IdentityService,
         dialog: Dialog,
         clock: Callable[[], datetime],
+        allowed_teams_tenants: frozenset[str] = frozenset(),
     ) -> None:
+        self._allowed_teams_tenants = allowed_teams_tenants
         self._turn_state = turn_state
         self._conversation_state = conversation_state
         self._customer_contexts = customer_contexts
@@ -59,8 +61,15 @@ class CustomerServiceBot(ActivityHandler):
         self._clock = clock
         self._dialog_state = conversation_state.create_property("DialogState")
         self._offered_choices = conversation_state.create_property("offeredChoices")
+        self._welcomed = conversation_state.create_property("welcomedMembers")
 
     async def on_turn(self, turn_context: TurnContext) -> None:
+        if not self._tenant_allowed(turn_context.activity):
+            log.warning(
+                "activity %s from a Teams tenant not in TEAMS_ALLOWED_TENANTS: ignored",
+                turn_context.activity.id,
+            )
+            return
         if not await self._turn_state.claim(turn_context):
             log.info("activity %s delivered again: already processed", turn_context.activity.id)
             return
@@ -120,15 +129,27 @@ class CustomerServiceBot(ActivityHandler):
     ) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
         for member in members_added:
-            if member.id == bot_id:
-                continue
-            if member.id == getattr(turn_context.activity.from_property, "id", None) and (
-                await self._resumable(turn_context)
-            ):
-                # "Welcome back! On web chat you were checking order 123456. ..."
-                await self._begin_main_dialog(turn_context, {RESUME: True})
-            else:
-                await send_reply(turn_context, replies.WELCOME)
+            if member.id != bot_id:
+                await self._welcome(turn_context, member.id)
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        # Teams: the app was installed for this user or team.
+        sender = turn_context.activity.from_property
+        if sender is not None and sender.id:
+            await self._welcome(turn_context, sender.id)
+
+    async def _welcome(self, turn_context: TurnContext, member_id: str) -> None:
+        """Once per member and conversation: Teams announces an install and a join."""
+        welcomed: list[str] = await self._welcomed.get(turn_context, list)
+        if member_id in welcomed:
+            return
+        await self._welcomed.set(turn_context, [*welcomed, member_id])
+        sender = getattr(turn_context.activity.from_property, "id", None)
+        if member_id == sender and await self._resumable(turn_context):
+            # "Welcome back! On web chat you were checking order 123456. ..."
+            await self._begin_main_dialog(turn_context, {RESUME: True})
+        else:
+            await send_reply(turn_context, replies.WELCOME)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         outcome = turn_context.turn_state.get(_IDENTITY_REPLY)
@@ -152,6 +173,12 @@ class CustomerServiceBot(ActivityHandler):
         if locale:
             await self._customer_contexts.update(turn_context, lambda c: c.prefer_language(locale))
         await DialogExtensions.run_dialog(self._dialog, turn_context, self._dialog_state)
+
+    def _tenant_allowed(self, activity: Activity) -> bool:
+        if activity.channel_id != "msteams" or not self._allowed_teams_tenants:
+            return True
+        account = channel_account(activity)
+        return account is not None and account.tenant_id in self._allowed_teams_tenants
 
     async def _resumable(self, turn_context: TurnContext) -> bool:
         if CUSTOMER_ID not in turn_context.turn_state:

@@ -17,7 +17,7 @@ from channels import replies
 from config import Settings
 from state.sqlite_store import SqliteDocumentStore
 from tests.conftest import make_settings, order_system, serve, serve_bot, texts
-from tools.local_channel import ChannelUser, LocalChannel
+from tools.local_channel import TEAMS_TENANT, ChannelUser, LocalChannel
 
 STATUS_123456 = "Your order 123456 is out for delivery and expected by 1 PM today."
 
@@ -222,3 +222,26 @@ async def test_with_an_app_id_an_unauthenticated_request_is_refused() -> None:
         response = await channel.post(conversation.activity(type="message", text="123456"))
         assert response.status == 401
         assert channel.received(conversation.id) == []
+
+
+async def test_teams_install_then_join_welcomes_once() -> None:
+    async with serve_bot(make_settings()) as bot_url, LocalChannel(bot_url, "msteams") as teams:
+        conversation = teams.conversation()
+        installed = await conversation.send(type="installationUpdate", action="add")
+        joined = await conversation.join()
+        assert texts(installed) == [replies.WELCOME.text]
+        assert texts(joined) == []  # the same member, already welcomed
+
+
+async def test_teams_tenants_outside_the_allow_list_get_nothing() -> None:
+    settings = make_settings(TEAMS_ALLOWED_TENANTS=f"{TEAMS_TENANT}, another-tenant")
+    async with serve_bot(settings) as bot_url, LocalChannel(bot_url, "msteams") as teams:
+        allowed = teams.conversation()
+        assert texts(await allowed.say("where is order 123456")) == [STATUS_123456]
+        stranger = teams.conversation()
+        activity = stranger.activity(type="message", text="where is order 123456")
+        activity["channelData"] = {"tenant": {"id": "some-other-tenant"}}
+        activity["conversation"]["tenantId"] = "some-other-tenant"
+        response = await teams.post(activity)
+        assert response.status < 300
+        assert teams.received(stranger.id) == []
