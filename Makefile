@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test chat lint format clean
+.PHONY: run test chat lint format clean teams-package
 
 run: $(VENV)/.runtime
 	$(BIN)/python app.py
@@ -19,6 +19,10 @@ test: $(VENV)/.dev $(PEERS)/node_modules/.installed
 # Talk to a running bot over the Bot Framework protocol: make chat ARGS="--channel msteams"
 chat: $(VENV)/.runtime
 	$(BIN)/python -m tools.chat $(ARGS)
+
+# The Teams app to upload (manifest + icons), with MicrosoftAppId from .env or the environment.
+teams-package: $(VENV)/.runtime
+	$(BIN)/python -m tools.teams_package
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
