@@ -28,6 +28,7 @@ from botframework.connector.auth import (
     ConnectorFactory,
 )
 from msrest.exceptions import DeserializationError
+from pydantic import SecretStr
 
 from bots.customer_service_bot import CustomerServiceBot
 from bots.turn_errors import turn_error_handler
@@ -40,6 +41,7 @@ from dialogs.main_dialog import MainDialog
 from dialogs.order_status_dialog import OrderStatusDialog
 from nlu.recognizer import RuleRecognizer
 from services.demo_orders import DemoOrderService
+from services.direct_line import DirectLineTokens
 from services.http_orders import HttpOrderService
 from services.orders import OrderService
 from state.bot_storage import BotStorage, StateTtl
@@ -49,6 +51,7 @@ from state.documents import DocumentStore, StorageError
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
 from state.turn_state import TurnState
+from webchat.embed import WebChatEmbed
 
 log = logging.getLogger("bot")
 
@@ -188,8 +191,28 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app[ADAPTER] = adapter
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
-    app.cleanup_ctx.append(_opened(parts.resources))
+    resources = list(parts.resources)
+    tokens = None
+    if settings.DIRECT_LINE_SECRET is not None:
+        tokens = DirectLineTokens(
+            str(settings.DIRECT_LINE_ENDPOINT), settings.DIRECT_LINE_SECRET.get_secret_value()
+        )
+        resources.append(tokens)
+    WebChatEmbed(
+        tokens,
+        direct_line_endpoint=str(settings.DIRECT_LINE_ENDPOINT),
+        allowed_origins=settings.allowed_origins,
+        site_signing_key=_secret(settings.SITE_SIGNING_KEY),
+        customer_id_signing_key=_secret(settings.CUSTOMER_ID_SIGNING_KEY),
+        bundle_url=settings.WEBCHAT_BUNDLE_URL,
+        rate_limit=settings.TOKEN_RATE_LIMIT,
+    ).add_routes(app)
+    app.cleanup_ctx.append(_opened(resources))
     return app
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def _opened(resources: list[Resource]) -> Callable[[web.Application], AsyncIterator[None]]:

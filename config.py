@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     # (dl_<customer id>.<signature>); unset: every Direct Line user is anonymous until linked.
     CUSTOMER_ID_SIGNING_KEY: SecretStr | None = None
 
+    # The web chat embed (/chat, /api/directline/token). Without the secret the page says
+    # the chat is unavailable.
+    DIRECT_LINE_SECRET: SecretStr | None = None
+    DIRECT_LINE_ENDPOINT: AnyHttpUrl = AnyHttpUrl("https://directline.botframework.com")
+    # Sites (scheme://host[:port], comma-separated) whose pages may ask for a token.
+    ALLOWED_ORIGINS: str = ""
+    # Verifies the customer ids a company's site signs for its signed-in customers.
+    SITE_SIGNING_KEY: SecretStr | None = None
+    WEBCHAT_BUNDLE_URL: str = "https://cdn.botframework.com/botframework-webchat/4.18.1/webchat.js"
+    # Token requests allowed per client, e.g. "10/minute".
+    TOKEN_RATE_LIMIT: str = "10/minute"
+
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("MicrosoftAppType")
@@ -94,6 +106,25 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("TOKEN_RATE_LIMIT")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError('must look like "10/minute" or "100/hour"') from None
+        return value
+
+    @model_validator(mode="after")
+    def _signing_is_complete(self) -> Settings:
+        if self.SITE_SIGNING_KEY is not None and self.CUSTOMER_ID_SIGNING_KEY is None:
+            raise ValueError(
+                "set CUSTOMER_ID_SIGNING_KEY: SITE_SIGNING_KEY needs it to sign the ids it issues"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cosmos_is_complete(self) -> Settings:
@@ -155,6 +186,10 @@ class Settings(BaseSettings):
     @property
     def restricted_channels(self) -> frozenset[str]:
         return _names(self.RESTRICTED_CHANNELS)
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return _names(self.ALLOWED_ORIGINS)
 
     @property
     def allowed_teams_tenants(self) -> frozenset[str]:

@@ -138,6 +138,12 @@ class CustomerServiceBot(ActivityHandler):
         if sender is not None and sender.id:
             await self._welcome(turn_context, sender.id)
 
+    async def on_event_activity(self, turn_context: TurnContext) -> None:
+        # The web chat page announces a visitor (Web Chat itself says nothing until spoken to).
+        sender = turn_context.activity.from_property
+        if turn_context.activity.name == "webchat/join" and sender is not None and sender.id:
+            await self._welcome(turn_context, sender.id)
+
     async def _welcome(self, turn_context: TurnContext, member_id: str) -> None:
         """Once per member and conversation: Teams announces an install and a join."""
         welcomed: list[str] = await self._welcomed.get(turn_context, list)

@@ -1,0 +1,142 @@
+"""The web chat embed: `POST /api/directline/token` and the `GET /chat` page.
+
+The Direct Line secret is exchanged on the server for a token bound to a `dl_`
+user id; it never appears in a response, a page or a log. A company's site may
+pass a customer id it signed with SITE_SIGNING_KEY; the user id then carries it,
+signed by the bot (customers/accounts.py), so the bot knows the customer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+
+from aiohttp import web
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from customers.accounts import SERVER_ISSUED_PREFIX, sign_customer_id, site_signed_customer_id
+from services.direct_line import PUBLIC_ENDPOINT, DirectLineTokens, DirectLineUnavailable
+
+log = logging.getLogger(__name__)
+
+PAGE = Path(__file__).with_name("page.html")
+TOKEN_ROUTE = "/api/directline/token"
+
+
+def _error(status: int, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+class WebChatEmbed:
+    def __init__(
+        self,
+        tokens: DirectLineTokens | None,
+        *,
+        direct_line_endpoint: str,
+        allowed_origins: frozenset[str],
+        site_signing_key: str | None,
+        customer_id_signing_key: str | None,
+        bundle_url: str,
+        rate_limit: str = "10/minute",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._tokens = tokens
+        self._endpoint = direct_line_endpoint.rstrip("/")
+        self._allowed_origins = {origin.rstrip("/") for origin in allowed_origins}
+        self._site_key = site_signing_key
+        self._customer_key = customer_id_signing_key
+        self._bundle_url = bundle_url
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._rate = parse(rate_limit)
+        self._clock = clock
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post(TOKEN_ROUTE, self.token)
+        app.router.add_get("/chat", self.page)
+
+    async def token(self, request: web.Request) -> web.Response:
+        if not self._origin_allowed(request):
+            return _error(403, "this origin may not embed the chat (ALLOWED_ORIGINS)")
+        if not self._limiter.hit(self._rate, _client(request)):
+            return _error(
+                429, "too many token requests; try again in a minute", **{"Retry-After": "60"}
+            )
+        if self._tokens is None:
+            return _error(503, "web chat is not set up on this bot (DIRECT_LINE_SECRET)")
+        user_id = await self._user_id(request)
+        if user_id is None:
+            return _error(403, "the signed customer id is not valid")
+        try:
+            issued = await self._tokens.generate(user_id)
+        except DirectLineUnavailable:
+            return _error(502, "web chat is unavailable right now")
+        return web.json_response(
+            {
+                "token": issued.token,
+                "conversationId": issued.conversation_id,
+                "userId": user_id,
+                "expiresIn": issued.expires_in,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def page(self, request: web.Request) -> web.Response:
+        config = {
+            "tokenUrl": TOKEN_ROUTE,
+            "domain": f"{self._endpoint}/v3/directline",
+            # The Azure Direct Line streams over WebSocket; a local one may only poll.
+            "webSocket": self._endpoint == PUBLIC_ENDPOINT,
+        }
+        html = (
+            PAGE.read_text(encoding="utf-8")
+            .replace("__CONFIG__", json.dumps(config).replace("</", "<\\/"))
+            .replace("__BUNDLE_URL__", _attribute(self._bundle_url))
+        )
+        return web.Response(text=html, content_type="text/html")
+
+    def _origin_allowed(self, request: web.Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True  # not a browser: a server of the company's, rate-limited like others
+        if urlparse(origin).netloc == request.host:
+            return True  # the bot's own /chat page
+        return origin.rstrip("/") in self._allowed_origins
+
+    async def _user_id(self, request: web.Request) -> str | None:
+        """An anonymous dl_ id, or one carrying the site's signed-in customer; None: forged."""
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict) or "customerId" not in body:
+            return f"{SERVER_ISSUED_PREFIX}{uuid.uuid4().hex}"
+        try:
+            customer_id = site_signed_customer_id(
+                str(body["customerId"]),
+                int(body.get("expires", 0)),
+                str(body.get("signature", "")),
+                self._site_key,
+                self._clock(),
+            )
+        except (TypeError, ValueError):
+            customer_id = None
+        if customer_id is None or not self._customer_key:
+            log.warning("token request with a signed customer id that does not verify")
+            return None
+        return sign_customer_id(customer_id, self._customer_key)
+
+
+def _client(request: web.Request) -> str:
+    forwarded = request.headers.get("X-Forwarded-For")
+    return forwarded.split(",")[0].strip() if forwarded else (request.remote or "unknown")
+
+
+def _attribute(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
