@@ -11,7 +11,7 @@ run: $(VENV)/.runtime
 
 PEERS := tests/peers
 
-test: $(VENV)/.dev $(PEERS)/node_modules/.installed
+test: $(VENV)/.dev $(PEERS)/node_modules/.installed $(PEERS)/webchat/webchat.js /usr/bin/chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(ARGS)
@@ -50,3 +50,14 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.json $(wildcard $(PEERS)/patches/*)
 	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The real Web Chat: its self-contained bundle only (the full npm install is 533 MB).
+$(PEERS)/webchat/webchat.js:
+	cd $(PEERS) && npm pack botframework-webchat@4.18.1 --silent >/dev/null \
+	  && tar -xzf botframework-webchat-4.18.1.tgz package/dist/webchat.js \
+	  && mkdir -p webchat && mv package/dist/webchat.js webchat/ \
+	  && rm -rf package botframework-webchat-4.18.1.tgz
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium

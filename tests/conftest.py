@@ -21,7 +21,7 @@ from dialogs.clock import Clock
 from state.documents import DocumentStore
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
-from tests.peers.cosmos_server import KEY, CosmosServer
+from tests.peers.servers import KEY, CosmosServer
 from tools.local_channel import TEAMS_TENANT
 
 # 10:00 UTC: demo order 123456 (3 hours out) is expected by 1 PM today.

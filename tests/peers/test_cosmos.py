@@ -18,7 +18,7 @@ from customers.accounts import sign_customer_id
 from state.bot_storage import BotStorage
 from state.cosmos_store import CosmosDocumentStore
 from tests.conftest import cosmos_settings, serve_bot, stored_customer, texts
-from tests.peers.cosmos_server import KEY, CosmosServer
+from tests.peers.servers import KEY, CosmosServer
 from tests.peers.throttling_proxy import ThrottlingProxy
 from tools.local_channel import ChannelUser, LocalChannel
 

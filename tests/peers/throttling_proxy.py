@@ -8,7 +8,7 @@ import ssl
 import aiohttp
 from aiohttp import web
 
-from tests.peers.cosmos_server import CLI
+from tests.peers.servers import CLI
 
 _CERTIFICATE = CLI.parents[1] / "cert.pem"
 _KEY = CLI.parents[1] / "key.pem"

@@ -20,7 +20,7 @@ from state.documents import (
 )
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
-from tests.peers.cosmos_server import KEY
+from tests.peers.servers import KEY
 
 
 @pytest.fixture(params=["memory", "sqlite", "cosmos"])

@@ -1,4 +1,5 @@
-"""The Cosmos DB API, locally: @vercel/cosmosdb-server (npm), with its missing-document
+"""The Node servers the tests run against (tests/peers). The Cosmos DB API, locally:
+@vercel/cosmosdb-server (npm), with its missing-document
 defect patched by patch-package at install (patches/).
 
 It serves HTTPS with a self-signed certificate, so the bot runs with
@@ -32,28 +33,33 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class CosmosServer:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.endpoint = f"https://127.0.0.1:{self.port}"
+class NodePeer:
+    """A Node server of tests/peers on a loopback port, started and stopped by its PID."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, env: dict[str, str] | None = None) -> None:
         install()
         self._process = subprocess.Popen(
-            ["node", str(CLI), "--host", "127.0.0.1", "-p", str(self.port)],
+            self.command(),
+            cwd=PEERS,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "NODE_NO_WARNINGS": "1"},
+            env={**os.environ, "NODE_NO_WARNINGS": "1", **(env or {})},
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
             except OSError:
                 if self._process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the Cosmos DB API server did not start") from None
+                    raise RuntimeError(f"{type(self).__name__} did not start") from None
                 time.sleep(0.05)
 
     def stop(self) -> None:
@@ -71,3 +77,24 @@ class CosmosServer:
     def resume(self) -> None:
         assert self._process is not None
         self._process.send_signal(signal.SIGCONT)
+
+
+class CosmosServer(NodePeer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.endpoint = f"https://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return ["node", str(CLI), "--host", "127.0.0.1", "-p", str(self.port)]
+
+
+class DirectLineServer(NodePeer):
+    """offline-directline (tests/peers/directline.js), relaying to the bot at `bot_url`."""
+
+    def __init__(self, port: int, bot_url: str) -> None:
+        super().__init__(port)
+        self.bot_url = bot_url
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return ["node", str(PEERS / "directline.js"), str(self.port), self.bot_url]
