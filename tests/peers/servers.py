@@ -98,3 +98,26 @@ class DirectLineServer(NodePeer):
 
     def command(self) -> list[str]:
         return ["node", str(PEERS / "directline.js"), str(self.port), self.bot_url]
+
+
+class AgentsPlayground(NodePeer):
+    """Microsoft 365 Agents Playground: Teams-shaped traffic to the bot at `bot_url`.
+
+    It has no host option; loopback-only.js makes it listen on 127.0.0.1 only."""
+
+    def __init__(self, bot_url: str, channel: str = "msteams") -> None:
+        super().__init__()
+        self.bot_url = bot_url
+        self.channel = channel
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        cli = PEERS / "node_modules" / "@microsoft" / "m365agentsplayground" / "cli.js"
+        return [
+            "node", str(cli), "start", "-e", self.bot_url, "-c", self.channel,
+            "-p", str(self.port), "--su", f"{self.endpoint}/_connector", "--disable-telemetry",
+        ]  # fmt: skip
+
+    def start(self, env: dict[str, str] | None = None) -> None:
+        preload = f"--require {PEERS / 'loopback-only.js'}"
+        super().start({"TEAMSAPPTESTER_BROWSER": "none", "NODE_OPTIONS": preload, **(env or {})})
