@@ -80,6 +80,8 @@ def _adaptive_texts(elements: list[dict[str, Any]]) -> list[str]:
     for element in elements:
         if element.get("type") == "TextBlock" and element.get("text"):
             texts.append(element["text"])
+        if element.get("type") == "FactSet":
+            texts.extend(f"{fact['title']}: {fact['value']}" for fact in element.get("facts", []))
         for nested in ("items", "columns"):
             texts.extend(_adaptive_texts(element.get(nested) or []))
     return texts

@@ -59,9 +59,32 @@ class WebChatEmbed:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(TOKEN_ROUTE, self.token)
+        app.router.add_route("OPTIONS", TOKEN_ROUTE, self.preflight)
         app.router.add_get("/chat", self.page)
 
+    async def preflight(self, request: web.Request) -> web.Response:
+        """CORS: a company's own site (ALLOWED_ORIGINS) may call the token endpoint."""
+        if not self._origin_allowed(request):
+            return _error(403, "this origin may not embed the chat (ALLOWED_ORIGINS)")
+        return web.Response(status=204, headers=self._cors(request))
+
     async def token(self, request: web.Request) -> web.Response:
+        response = await self._token(request)
+        response.headers.update(self._cors(request))
+        return response
+
+    def _cors(self, request: web.Request) -> dict[str, str]:
+        origin = request.headers.get("Origin")
+        if not origin or origin.rstrip("/") not in self._allowed_origins:
+            return {}
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Vary": "Origin",
+        }
+
+    async def _token(self, request: web.Request) -> web.Response:
         if not self._origin_allowed(request):
             return _error(403, "this origin may not embed the chat (ALLOWED_ORIGINS)")
         if not self._limiter.hit(self._rate, _client(request)):

@@ -86,6 +86,18 @@ async def test_a_token_for_an_anonymous_visitor_and_the_secret_nowhere(
     assert "/api/directline/token" in page and "webchat.js" in page
 
 
+async def test_an_allowed_site_may_call_across_origins() -> None:
+    async with direct_line() as (dl_url, _), embed(dl_url) as (base, http):
+        headers = {"Origin": "https://shop.example.com", "Access-Control-Request-Method": "POST"}
+        async with http.options(f"{base}/api/directline/token", headers=headers) as response:
+            assert response.status == 204
+            assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
+        async with http.post(
+            f"{base}/api/directline/token", headers={"Origin": "https://shop.example.com"}
+        ) as response:
+            assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
+
+
 async def test_a_disallowed_origin_is_refused() -> None:
     async with direct_line() as (dl_url, seen), embed(dl_url) as (base, http):
         status, raw = await post_token(http, base, "https://evil.example.net")

@@ -37,6 +37,7 @@ def test_cards_are_shown_as_text(capsys: pytest.CaptureFixture) -> None:
                     "content": {
                         "body": [
                             {"type": "TextBlock", "text": "Order 123456"},
+                            {"type": "FactSet", "facts": [{"title": "ETA", "value": "6 PM"}]},
                             {
                                 "type": "Container",
                                 "items": [{"type": "TextBlock", "text": "Shipped"}],
@@ -53,6 +54,7 @@ def test_cards_are_shown_as_text(capsys: pytest.CaptureFixture) -> None:
         "     Talk to a person?",
         "     [Yes]",
         "     Order 123456",
+        "     ETA: 6 PM",
         "     Shipped",
         "     [Track]",
         "     (attachment: image/png label.png)",
