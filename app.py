@@ -315,15 +315,37 @@ async def _json_errors(
         return _error(500, "internal error")
 
 
-def main() -> None:
-    try:
-        settings = load_settings()
-    except ConfigError as error:
-        print(f"Cannot start: {error}", file=sys.stderr)
-        sys.exit(2)
+def start_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.APPLICATIONINSIGHTS_CONNECTION_STRING is not None:
+        from azure.monitor.opentelemetry import configure_azure_monitor
+
+        configure_azure_monitor(
+            connection_string=settings.APPLICATIONINSIGHTS_CONNECTION_STRING.get_secret_value()
+        )
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        print(f"Cannot start: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+async def gunicorn_app() -> web.Application:
+    """Azure App Service's start command:
+    gunicorn app:gunicorn_app --bind 0.0.0.0:8000 --worker-class aiohttp.GunicornWebWorker"""
+    settings = _settings_or_exit()
+    start_logging(settings)
+    return create_app(settings)
+
+
+def main() -> None:
+    settings = _settings_or_exit()
+    start_logging(settings)
     host = "localhost" if settings.HOST in ("127.0.0.1", "::1") else settings.HOST
     endpoint = f"http://{host}:{settings.PORT}/api/messages"
 

@@ -18,6 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
 
 
+# App Service's own settings, which the deployment templates also write; the bot does not read
+# them (a test checks the templates write nothing else that config.py does not define).
+PLATFORM_SETTINGS = frozenset({"SCM_DO_BUILD_DURING_DEPLOYMENT", "WEBSITES_PORT"})
+
+
 class ConfigError(Exception):
     """The configuration cannot run; the message says what to set."""
 
@@ -83,6 +88,9 @@ class Settings(BaseSettings):
     WEBCHAT_BUNDLE_URL: str = "https://cdn.botframework.com/botframework-webchat/4.18.1/webchat.js"
     # Token requests allowed per client, e.g. "10/minute".
     TOKEN_RATE_LIMIT: str = "10/minute"
+
+    # Set by the deployment: logs and requests go to Application Insights.
+    APPLICATIONINSIGHTS_CONNECTION_STRING: SecretStr | None = None
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
