@@ -148,6 +148,7 @@ def _document_store(settings: Settings) -> DocumentStore:
             settings.COSMOS_CONTAINER,
             verify_tls=settings.COSMOS_VERIFY_TLS,
             create_container=settings.COSMOS_CREATE_CONTAINER,
+            managed_identity_client_id=settings.AZURE_CLIENT_ID,
         )
     return SqliteDocumentStore(settings.DATA_DIR)
 

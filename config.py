@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # STORAGE=cosmos. Without COSMOS_KEY the bot signs in with its managed identity.
     COSMOS_ENDPOINT: AnyHttpUrl | None = None
     COSMOS_KEY: SecretStr | None = None
+    # The client id of the user-assigned managed identity to sign in with (set by the deployment).
+    AZURE_CLIENT_ID: str = ""
     COSMOS_DATABASE: str = Field("bot", min_length=1)
     COSMOS_CONTAINER: str = Field("state", min_length=1)
     # Only a local emulator has a self-signed certificate.

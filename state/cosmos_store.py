@@ -58,7 +58,9 @@ class CosmosDocumentStore:
         *,
         verify_tls: bool = True,
         create_container: bool = False,
+        managed_identity_client_id: str | None = None,
     ) -> None:
+        self._managed_identity_client_id = managed_identity_client_id or None
         self._endpoint = endpoint
         self._key = key
         self._database_name = database
@@ -76,7 +78,9 @@ class CosmosDocumentStore:
         else:
             from azure.identity.aio import DefaultAzureCredential  # only without a key
 
-            self._credential = credential = DefaultAzureCredential()
+            self._credential = credential = DefaultAzureCredential(
+                managed_identity_client_id=self._managed_identity_client_id
+            )
         self._client = CosmosClient(
             self._endpoint,
             credential,
