@@ -10,10 +10,16 @@ run: $(VENV)/.runtime
 	$(BIN)/python app.py
 
 PEERS := tests/peers
+# checkov checks the ARM templates; it pins its own dependencies, so it has its own venv.
+CHECKOV_VENV := .venv-checkov
+CHECKOV := checkov==3.3.30
 
-test: $(VENV)/.dev $(PEERS)/node_modules/.installed $(PEERS)/webchat/webchat.js /usr/bin/chromium
+test: $(VENV)/.dev $(PEERS)/node_modules/.installed $(PEERS)/webchat/webchat.js /usr/bin/chromium \
+      $(CHECKOV_VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(CHECKOV_VENV)/bin/checkov -d deploymentTemplates --framework arm \
+	  --config-file deploymentTemplates/.checkov.yaml --compact --quiet
 	$(BIN)/python -m pytest $(ARGS)
 
 # Talk to a running bot over the Bot Framework protocol: make chat ARGS="--channel msteams"
@@ -61,3 +67,8 @@ $(PEERS)/webchat/webchat.js:
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(CHECKOV)
+	touch $@
