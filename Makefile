@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test chat lint format clean teams-package
+.PHONY: run test chat lint format clean teams-package bench
 
 run: $(VENV)/.runtime
 	$(BIN)/python app.py
@@ -25,6 +25,11 @@ test: $(VENV)/.dev $(PEERS)/node_modules/.installed $(PEERS)/webchat/webchat.js 
 # Talk to a running bot over the Bot Framework protocol: make chat ARGS="--channel msteams"
 chat: $(VENV)/.runtime
 	$(BIN)/python -m tools.chat $(ARGS)
+
+# The order-status conversation under load, ours beside the samples' pattern:
+# make bench ARGS="--users 20 --seconds 10" -> bench/results.json and bench/results.png
+bench: $(VENV)/.bench $(PEERS)/node_modules/.installed
+	$(BIN)/python -m bench.run $(ARGS)
 
 # The Teams app to upload (manifest + icons), with MicrosoftAppId from .env or the environment.
 teams-package: $(VENV)/.runtime
@@ -71,4 +76,8 @@ $(PEERS)/webchat/webchat.js:
 $(CHECKOV_VENV)/.installed:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(CHECKOV)
+	touch $@
+
+$(VENV)/.bench: requirements-bench.txt $(VENV)/.dev
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@

@@ -1,0 +1,288 @@
+"""`make bench`: the order-status conversation under load, ours beside the samples' pattern.
+
+One run starts, on loopback: a stand-in order API and a stand-in channel connector
+(in this process), the local Cosmos DB API server, and each bot as a real process
+with its settings in the environment. C users each go through the conversation
+(join, "where is my order?", the number) again and again for D seconds over real
+HTTP; every answer is checked. For each bot and storage it reports turns/s, p50
+and p99 turn latency, errors, and the bot process's CPU seconds per turn, then
+the ratios ours / samples'. Results: bench/results.json and bench/results.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import quantiles
+from tempfile import TemporaryDirectory
+
+import aiohttp
+from aiohttp import web
+
+from tests.peers.servers import KEY, CosmosServer, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+CHART = ROOT / "bench" / "results.png"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Result:
+    bot: str
+    storage: str
+    users: int
+    seconds: float
+    turns: int
+    errors: int
+    turns_per_second: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_turn: float
+
+
+class Connector:
+    """The channel's connector: keeps each conversation's replies (texts) in order."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, list[str]] = defaultdict(list)
+        self.url = ""
+
+    async def receive(self, request: web.Request) -> web.Response:
+        activity = await request.json()
+        if activity.get("type") == "message" and activity.get("text"):
+            self.texts[request.match_info["conversation"]].append(activity["text"])
+        return web.json_response({"id": uuid.uuid4().hex})
+
+
+async def order(request: web.Request) -> web.Response:
+    number = request.match_info["number"]
+    return web.json_response(
+        {"orderNumber": number, "status": "out for delivery", "eta": "2030-01-01T18:00:00+00:00"}
+    )
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def start_bot(bot: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = (
+        [sys.executable, "app.py"] if bot == "ours" else [sys.executable, "-m", "bench.samples_bot"]
+    )
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env, "PORT": str(port), "LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}/api/messages"
+
+
+async def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise RuntimeError(f"the bot exited with {process.returncode}")
+            try:
+                async with http.get(url) as response:
+                    if response.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the bot did not start")
+
+
+async def drive(
+    bot_url: str, connector: Connector, users: int, seconds: float
+) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+    timeout = aiohttp.ClientTimeout(total=30)
+    conn = aiohttp.TCPConnector(limit=users * 2)
+    async with aiohttp.ClientSession(timeout=timeout, connector=conn) as http:
+
+        async def turn(activity: dict, expected: str) -> None:
+            nonlocal errors
+            conversation = activity["conversation"]["id"]
+            before = len(connector.texts[conversation])
+            started = time.perf_counter()
+            try:
+                async with http.post(bot_url, json=activity) as response:
+                    await response.read()
+                    ok = response.status < 300
+            except (aiohttp.ClientError, TimeoutError):
+                ok = False
+            latencies.append(time.perf_counter() - started)
+            answered = connector.texts[conversation][before:]
+            if not ok or not any(text.startswith(expected) for text in answered):
+                errors += 1
+
+        def activity(conversation: str, user_id: str, **fields: object) -> dict:
+            return {
+                "id": uuid.uuid4().hex, "channelId": "webchat", "serviceUrl": connector.url,
+                "conversation": {"id": conversation}, "from": {"id": user_id},
+                "recipient": {"id": "bot"}, **fields,
+            }  # fmt: skip
+
+        async def user() -> None:
+            while time.monotonic() < deadline:
+                ids = uuid.uuid4().hex, f"user-{uuid.uuid4().hex[:12]}"
+                members = [{"id": ids[1]}, {"id": "bot"}]
+                await turn(activity(*ids, type="conversationUpdate", membersAdded=members), "Hi")
+                await turn(activity(*ids, type="message", text="where is my order?"),
+                           "Can you provide your order number?")  # fmt: skip
+                await turn(activity(*ids, type="message", text="123456"), "Your order 123456 is")
+
+        await asyncio.gather(*(user() for _ in range(users)))
+    return latencies, errors
+
+
+async def measure(bot: str, storage: str, env: dict[str, str], users: int, seconds: float,
+                  connector: Connector) -> Result:  # fmt: skip
+    process, bot_url = start_bot(bot, env)
+    try:
+        await wait_until_up(bot_url.replace("/api/messages", "/healthz"), process)
+        await drive(bot_url, connector, users, min(2.0, seconds))  # warm up
+        cpu_before, started = cpu_seconds(process.pid), time.monotonic()
+        latencies, errors = await drive(bot_url, connector, users, seconds)
+        elapsed, cpu = time.monotonic() - started, cpu_seconds(process.pid) - cpu_before
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    cuts = quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    result = Result(
+        bot, storage, users, round(elapsed, 2), len(latencies), errors,
+        round(len(latencies) / elapsed, 1), round(cuts[49] * 1000, 1), round(cuts[98] * 1000, 1),
+        round(cpu / max(len(latencies), 1) * 1000, 3),
+    )  # fmt: skip
+    print(
+        f"{bot:>7} {storage:>6}: {result.turns_per_second:8.1f} turns/s"
+        f"  p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms"
+        f"  cpu {result.cpu_ms_per_turn:6.2f} ms/turn  errors {errors}",
+        flush=True,
+    )
+    return result
+
+
+async def run(users: int, seconds: float, storages: list[str]) -> dict:
+    connector = Connector()
+    connector_app = web.Application()
+    connector_app.router.add_post("/v3/conversations/{conversation}/activities", connector.receive)
+    connector_app.router.add_post(
+        "/v3/conversations/{conversation}/activities/{reply_to}", connector.receive
+    )
+    orders_app = web.Application()
+    orders_app.router.add_get("/orders/{number}", order)
+    connector_runner, connector.url = await serve(connector_app)
+    orders_runner, orders_url = await serve(orders_app)
+    cosmos = CosmosServer() if "cosmos" in storages else None
+    if cosmos:
+        cosmos.start()
+    results: list[Result] = []
+    try:
+        with TemporaryDirectory() as data_dir:
+            for storage in storages:
+                env = {"STORAGE": storage, "ORDER_API_URL": orders_url, "DATA_DIR": data_dir}
+                if storage == "cosmos":
+                    assert cosmos is not None
+                    env.update(
+                        COSMOS_ENDPOINT=cosmos.endpoint, COSMOS_KEY=KEY,
+                        COSMOS_DATABASE=f"bench-{uuid.uuid4().hex[:8]}", COSMOS_CONTAINER="state",
+                        COSMOS_VERIFY_TLS="false", COSMOS_CREATE_CONTAINER="true",
+                    )  # fmt: skip
+                results.append(await measure("ours", storage, env, users, seconds, connector))
+                if storage in ("memory", "cosmos"):
+                    results.append(
+                        await measure("samples", storage, env, users, seconds, connector)
+                    )
+    finally:
+        if cosmos:
+            cosmos.stop()
+        await connector_runner.cleanup()
+        await orders_runner.cleanup()
+    by = {(r.bot, r.storage): r for r in results}
+    ratios = {
+        storage: round(
+            by["ours", storage].turns_per_second / by["samples", storage].turns_per_second, 1
+        )
+        for storage in ("memory", "cosmos")
+        if ("ours", storage) in by and ("samples", storage) in by
+    }
+    for storage, ratio in ratios.items():
+        print(f"ours / samples' pattern, {storage}: {ratio}x turns/s")
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {platform.platform()}",
+        "users": users,
+        "seconds": seconds,
+        "results": [asdict(r) for r in results],
+        "ratios_turns_per_second": ratios,
+    }
+
+
+def chart(report: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = report["results"]
+    labels = [f"{r['bot']}\n{r['storage']}" for r in results]
+    colors = ["#2E5BFF" if r["bot"] == "ours" else "#9AA5B1" for r in results]
+    figure, (speed, latency) = plt.subplots(1, 2, figsize=(10, 3.6))
+    speed.bar(labels, [r["turns_per_second"] for r in results], color=colors)
+    speed.set_title("turns per second (higher is better)")
+    latency.bar(labels, [r["p99_ms"] for r in results], color=colors)
+    latency.set_title("p99 turn latency, ms (lower is better)")
+    latency.set_yscale("log")
+    figure.suptitle(f"{report['users']} users, {report['seconds']:.0f} s each; {report['machine']}",
+                    fontsize=8)  # fmt: skip
+    figure.tight_layout()
+    figure.savefig(CHART, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the order-status conversation under load")
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--storages", default="memory,sqlite,cosmos")
+    arguments = parser.parse_args()
+    report = asyncio.run(run(arguments.users, arguments.seconds, arguments.storages.split(",")))
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    chart(report)
+    print(f"results: {RESULTS.relative_to(ROOT)}, chart: {CHART.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
