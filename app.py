@@ -16,20 +16,11 @@ from typing import Protocol
 
 from aiohttp import web
 from botbuilder.core import ConversationState, serializer_helper
-from botbuilder.integration.aiohttp import (
-    CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
-)
 from botbuilder.schema import Activity
-from botframework.connector.aio import ConnectorClient
-from botframework.connector.auth import (
-    AuthenticateRequestResult,
-    ClaimsIdentity,
-    ConnectorFactory,
-)
 from msrest.exceptions import DeserializationError
 from pydantic import SecretStr
 
+from bots.adapter import ChannelAuthentication, LeanCloudAdapter
 from bots.customer_service_bot import CustomerServiceBot
 from bots.turn_errors import turn_error_handler
 from config import ConfigError, Settings, load_settings
@@ -58,10 +49,6 @@ log = logging.getLogger("bot")
 # Activities are small; anything larger is not a channel talking to us.
 MAX_ACTIVITY_BYTES = 256 * 1024
 HEALTH_CHECK_TIMEOUT = 2.0
-# Replies to the channel: botbuilder's defaults are 100 s a call and 3 retries with backoff up
-# to 90 s, far past Teams' 15 s turn. Two tries of 4 s bound a reply; the turn error handler logs.
-CONNECTOR_TIMEOUT = 4.0
-CONNECTOR_RETRIES = 1
 
 
 class Resource(Protocol):
@@ -84,7 +71,7 @@ class BotParts:
 
 
 BOT_PARTS = web.AppKey("bot_parts", BotParts)
-ADAPTER = web.AppKey("adapter", CloudAdapter)
+ADAPTER = web.AppKey("adapter", LeanCloudAdapter)
 
 
 def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
@@ -153,38 +140,9 @@ def _document_store(settings: Settings) -> DocumentStore:
     return SqliteDocumentStore(settings.DATA_DIR)
 
 
-class ChannelAuthentication(ConfigurationBotFrameworkAuthentication):
-    """botbuilder's authentication from Settings, with deadlines on the connector it builds."""
-
-    async def authenticate_request(
-        self, activity: Activity, auth_header: str
-    ) -> AuthenticateRequestResult:
-        # The connector a turn replies through comes with the authentication result.
-        result = await super().authenticate_request(activity, auth_header)
-        if result.connector_factory is not None:
-            result.connector_factory = _BoundedConnectorFactory(result.connector_factory)
-        return result
-
-    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
-        return _BoundedConnectorFactory(super().create_connector_factory(claims_identity))
-
-
-class _BoundedConnectorFactory(ConnectorFactory):
-    def __init__(self, inner: ConnectorFactory) -> None:
-        self._inner = inner
-
-    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
-        client = await self._inner.create(service_url, audience)
-        client.config.connection.timeout = CONNECTOR_TIMEOUT
-        client.config.retry_policy.retries = CONNECTOR_RETRIES
-        client.config.retry_policy.backoff_factor = 0.2
-        client.config.retry_policy.max_backoff = 1
-        return client
-
-
 def create_app(settings: Settings, clock: Clock = system_clock) -> web.Application:
     parts = build_bot(settings, clock)
-    adapter = CloudAdapter(ChannelAuthentication(settings))
+    adapter = LeanCloudAdapter(ChannelAuthentication(settings))
     adapter.on_turn_error = turn_error_handler(parts.conversation_state)
 
     app = web.Application(client_max_size=MAX_ACTIVITY_BYTES, middlewares=[_json_errors])
@@ -192,7 +150,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app[ADAPTER] = adapter
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
-    resources = list(parts.resources)
+    resources: list[Resource] = [adapter, *parts.resources]
     tokens = None
     if settings.DIRECT_LINE_SECRET is not None:
         tokens = DirectLineTokens(

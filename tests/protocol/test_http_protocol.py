@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-import app
+from bots import adapter
 from channels import replies
 from config import Settings
 from state.sqlite_store import SqliteDocumentStore
@@ -192,7 +192,7 @@ async def test_health(sqlite_settings: Settings) -> None:
 async def test_a_hanging_channel_connector_does_not_hang_the_bot(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(app, "CONNECTOR_TIMEOUT", 0.5)
+    monkeypatch.setattr(adapter, "CONNECTOR_TIMEOUT", 0.5)
 
     async def hang(request: web.Request) -> web.Response:
         await asyncio.sleep(3600)

@@ -1,0 +1,173 @@
+"""The Bot Framework adapter, lean: botbuilder's CloudAdapter through its public extension points.
+
+botbuilder builds a new ConnectorClient and a new UserTokenClient for every
+incoming activity (their constructors dominate a turn's CPU) and sends replies
+with `requests` in a thread pool, a new connection each time. Here:
+
+- connector and user-token clients are built once per service URL, audience and
+  app id and reused (their credentials still fetch and refresh tokens as botbuilder's do);
+- replies go out on the app's pooled aiohttp session, with a deadline and one retry;
+- every other connector call (Teams roster, updates) keeps botbuilder's client,
+  with a deadline instead of its 100 s default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from asyncio import sleep
+
+import aiohttp
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity, ActivityTypes, ResourceResponse
+from botframework.connector import Channels
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    ClaimsIdentity,
+    ConnectorFactory,
+    UserTokenClient,
+)
+
+log = logging.getLogger(__name__)
+
+# A reply to the channel: botbuilder's defaults are 100 s a call and 3 retries with backoff up
+# to 90 s, far past Teams' 15 s turn. Two tries of 4 s bound a reply; the turn error handler logs.
+CONNECTOR_TIMEOUT = 4.0
+CONNECTOR_RETRIES = 1
+
+
+class ChannelAuthentication(ConfigurationBotFrameworkAuthentication):
+    """botbuilder's authentication from Settings, with its clients built once and bounded."""
+
+    def __init__(self, configuration: object) -> None:
+        super().__init__(configuration)
+        self._connectors: dict[tuple[str, str | None], ConnectorClient] = {}
+        self._user_token_clients: dict[str | None, UserTokenClient] = {}
+
+    async def authenticate_request(
+        self, activity: Activity, auth_header: str
+    ) -> AuthenticateRequestResult:
+        # The connector a turn replies through comes with the authentication result.
+        result = await super().authenticate_request(activity, auth_header)
+        if result.connector_factory is not None:
+            result.connector_factory = _ReusedConnectors(result.connector_factory, self._connectors)
+        return result
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return _ReusedConnectors(
+            super().create_connector_factory(claims_identity), self._connectors
+        )
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        app_id = claims_identity.claims.get(AuthenticationConstants.AUDIENCE_CLAIM)
+        if app_id not in self._user_token_clients:
+            self._user_token_clients[app_id] = await super().create_user_token_client(
+                claims_identity
+            )
+        return self._user_token_clients[app_id]
+
+
+class _ReusedConnectors(ConnectorFactory):
+    def __init__(
+        self, inner: ConnectorFactory, clients: dict[tuple[str, str | None], ConnectorClient]
+    ) -> None:
+        self._inner = inner
+        self._clients = clients
+
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+        key = (service_url, audience)
+        client = self._clients.get(key)
+        if client is None:
+            client = await self._inner.create(service_url, audience)
+            client.config.connection.timeout = CONNECTOR_TIMEOUT
+            client.config.retry_policy.retries = CONNECTOR_RETRIES
+            client.config.retry_policy.backoff_factor = 0.2
+            client.config.retry_policy.max_backoff = 1
+            self._clients[key] = client
+        return client
+
+
+class LeanCloudAdapter(CloudAdapter):
+    """Sends a turn's replies on one pooled aiohttp session instead of requests in threads."""
+
+    def __init__(self, authentication: ChannelAuthentication) -> None:
+        super().__init__(authentication)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=CONNECTOR_TIMEOUT),
+            connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=300),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send_activities(
+        self, context: TurnContext, activities: list[Activity]
+    ) -> list[ResourceResponse]:
+        if self._session is None:  # not serving (e.g. a tool): botbuilder's own way
+            return await super().send_activities(context, activities)
+        responses = []
+        for activity in activities:
+            activity.id = None
+            if activity.type == "delay":
+                await sleep(int((activity.value or 1000) / 1000))
+                responses.append(ResourceResponse(id=""))
+            elif activity.type == ActivityTypes.invoke_response:
+                context.turn_state[self._INVOKE_RESPONSE_KEY] = activity
+                responses.append(ResourceResponse(id=""))
+            elif activity.type == ActivityTypes.trace and activity.channel_id != Channels.emulator:
+                responses.append(ResourceResponse(id=""))
+            else:
+                connector = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
+                responses.append(await self._post(activity, connector))
+        return responses
+
+    async def _post(
+        self, activity: Activity, connector: ConnectorClient | None
+    ) -> ResourceResponse:
+        assert self._session is not None
+        conversation = activity.conversation.id
+        url = f"{activity.service_url.rstrip('/')}/v3/conversations/{conversation}/activities"
+        if activity.reply_to_id:
+            url += f"/{activity.reply_to_id}"
+        headers = {"Content-Type": "application/json"}
+        authorization = await _authorization(connector)
+        if authorization:
+            headers["Authorization"] = authorization
+        body = activity.serialize()
+        for attempt in range(CONNECTOR_RETRIES + 1):
+            try:
+                async with self._session.post(url, json=body, headers=headers) as response:
+                    if response.status >= 500 and attempt < CONNECTOR_RETRIES:
+                        continue
+                    if response.status >= 300:
+                        raise ConnectionError(f"the channel answered {response.status}")
+                    answer = (
+                        await response.json(content_type=None) if response.content_length else {}
+                    )
+                    return ResourceResponse(id=(answer or {}).get("id", ""))
+            except (aiohttp.ClientError, TimeoutError) as error:
+                if attempt == CONNECTOR_RETRIES:
+                    raise ConnectionError(
+                        f"the channel is unreachable: {type(error).__name__}"
+                    ) from error
+                await asyncio.sleep(0.2)
+        raise ConnectionError("the channel did not take the reply")
+
+
+async def _authorization(connector: ConnectorClient | None) -> str | None:
+    """The bearer token botbuilder's credentials would sign the request with (None: auth off)."""
+    credentials = getattr(getattr(connector, "config", None), "credentials", None)
+    app_id = getattr(credentials, "microsoft_app_id", None)
+    if not app_id or app_id == AuthenticationConstants.ANONYMOUS_SKILL_APP_ID:
+        return None
+    # msal caches tokens; a refresh may call the network, so never on the event loop.
+    token = await asyncio.to_thread(credentials.get_access_token)
+    return f"Bearer {token}"
