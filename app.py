@@ -17,7 +17,6 @@ from typing import Protocol
 from aiohttp import web
 from botbuilder.core import ConversationState, serializer_helper
 from botbuilder.schema import Activity
-from msrest.exceptions import DeserializationError
 from pydantic import SecretStr
 
 from bots.adapter import ChannelAuthentication, LeanCloudAdapter
@@ -42,6 +41,7 @@ from state.documents import DocumentStore, StorageError
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
 from state.turn_state import TurnState
+from state.wire import from_json
 from webchat.embed import WebChatEmbed
 
 log = logging.getLogger("bot")
@@ -211,8 +211,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if problem:
         return _error(400, problem)
     try:
-        activity = Activity.deserialize(payload)
-    except (DeserializationError, ValueError, TypeError, AttributeError):
+        activity = from_json(Activity, payload)
+    except (ValueError, TypeError, AttributeError):
         return _error(400, "the body is not a Bot Framework activity")
 
     parts = request.app[BOT_PARTS]

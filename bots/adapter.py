@@ -31,6 +31,8 @@ from botframework.connector.auth import (
     UserTokenClient,
 )
 
+from state.wire import to_json
+
 log = logging.getLogger(__name__)
 
 # A reply to the channel: botbuilder's defaults are 100 s a call and 3 retries with backoff up
@@ -141,7 +143,7 @@ class LeanCloudAdapter(CloudAdapter):
         authorization = await _authorization(connector)
         if authorization:
             headers["Authorization"] = authorization
-        body = activity.serialize()
+        body = to_json(activity)
         for attempt in range(CONNECTOR_RETRIES + 1):
             try:
                 async with self._session.post(url, json=body, headers=headers) as response:

@@ -9,6 +9,7 @@ from botbuilder.schema import Activity
 
 from channels.render import render
 from channels.replies import Reply
+from state.wire import from_json
 
 # turn_state key: the choices the last reply of this turn offered ("2" picks the second).
 OFFERED_CHOICES = "offeredChoices"
@@ -19,7 +20,7 @@ def reply_activities(turn_context: TurnContext, reply: Reply) -> list[Activity]:
     incoming = turn_context.activity
     conversation_type = getattr(incoming.conversation, "conversation_type", None)
     return [
-        Activity.deserialize(message)
+        from_json(Activity, message)
         for message in render(reply, incoming.channel_id, conversation_type)
     ]
 

@@ -19,6 +19,8 @@ from botbuilder.dialogs.prompts import PromptOptions
 from botbuilder.schema import Activity, Attachment, CardAction, SuggestedActions
 from msrest.serialization import Model
 
+from state import wire
+
 TYPE, VALUE = "$type", "$value"
 
 # Plain classes: stored as their attributes.
@@ -54,7 +56,7 @@ def encode(value: Any) -> Any:
     if isinstance(value, Enum) and _ENUMS.get(name) is type(value):
         return {TYPE: name, VALUE: value.value}
     if _MODELS.get(name) is type(value):
-        return {TYPE: name, VALUE: value.serialize()}
+        return {TYPE: name, VALUE: wire.to_json(value)}
     if _OBJECTS.get(name) is type(value):
         return {TYPE: name, VALUE: {attr: encode(item) for attr, item in vars(value).items()}}
     raise TypeError(f"state cannot store a {type(value).__module__}.{name}")
@@ -75,7 +77,7 @@ def decode(value: Any) -> Any:
     if name in _ENUMS:
         return _ENUMS[name](inner)
     if name in _MODELS:
-        return _MODELS[name].deserialize(inner)
+        return wire.from_json(_MODELS[name], inner)
     if name in _OBJECTS:
         instance = _OBJECTS[name].__new__(_OBJECTS[name])
         vars(instance).update({attr: decode(item) for attr, item in inner.items()})
