@@ -20,7 +20,7 @@ from botbuilder.schema import Activity, ChannelAccount
 
 from channels import replies
 from customers.accounts import ChannelAccount as CustomerChannelAccount
-from customers.context import ChannelAccountRecord
+from customers.context import ChannelAccountRecord, CustomerContext
 from customers.identity import EmailLookup, IdentityService, LinkOutcome
 from customers.link_codes import code_in_link_command, is_unlink_command
 from dialogs.main_dialog import RESUME
@@ -174,10 +174,14 @@ class CustomerServiceBot(ActivityHandler):
         if text.isdigit() and 1 <= int(text) <= len(offered):
             text = offered[int(text) - 1]  # "2" on SMS: the second choice offered
         turn_context.activity.text = text
-        await self._customer_contexts.update(turn_context, lambda c: c.count_message())
         locale = turn_context.activity.locale
-        if locale:
-            await self._customer_contexts.update(turn_context, lambda c: c.prefer_language(locale))
+
+        def counted(context: CustomerContext) -> None:
+            context.count_message()
+            if locale:
+                context.prefer_language(locale)
+
+        await self._customer_contexts.update(turn_context, counted)
         await DialogExtensions.run_dialog(self._dialog, turn_context, self._dialog_state)
 
     def _tenant_allowed(self, activity: Activity) -> bool:

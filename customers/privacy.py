@@ -12,9 +12,12 @@ class PrivacyPolicy:
     # From these channels only identifiers and task state are kept (RESTRICTED_CHANNELS).
     restricted_channels: frozenset[str] = frozenset()
 
+    def restricts(self, channel: str) -> bool:
+        return channel in self.restricted_channels
+
     def keep_allowed(self, channel: str, before: CustomerContext, after: CustomerContext) -> None:
         """Undoes, in `after`, the changes a turn on `channel` may not store."""
-        if channel not in self.restricted_channels:
+        if not self.restricts(channel):
             return
         for name in CustomerContext.model_fields:
             if name not in IDENTIFIER_AND_TASK_FIELDS:

@@ -59,6 +59,9 @@ class CustomerContextAccessor:
         channel = turn_context.activity.channel_id
 
         def allowed(context: CustomerContext) -> None:
+            if not self._privacy.restricts(channel):
+                change(context)
+                return
             before = context.model_copy(deep=True)
             change(context)
             self._privacy.keep_allowed(channel, before, context)
