@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
@@ -114,11 +113,15 @@ class TurnState:
             return
         for state, key in self._keyed(turn_context):
             cached = state.get_cached_state(turn_context)
-            if cached is None or not cached.is_changed:
+            if cached is None:
+                continue
+            current = _as_json(cached.state)  # encoded once: compared, then written
+            fingerprint = _fingerprint(current)
+            if fingerprint == cached.hash:
                 continue
             for attempt in range(MAX_REBASES + 1):
                 try:
-                    await self._write(key, cached.state)
+                    await self._write(key, cached.state, current)
                     break
                 except EtagConflict:
                     if not rebase or attempt == MAX_REBASES:
@@ -128,13 +131,19 @@ class TurnState:
                     )
                     fresh = (await self._storage.documents.read([key])).get(key)
                     self._rebase(turn_context, key, cached.state, fresh)
-            cached.hash = cached.compute_hash(cached.state)
+                    current = _as_json(cached.state)
+                    fingerprint = _fingerprint(current)
+            cached.hash = fingerprint
 
-    async def _write(self, key: str, item: dict) -> None:
-        write = self._storage.document_write(key, item)
-        if write.if_match is None:
+    async def _write(self, key: str, item: dict, encoded: dict) -> None:
+        etag = item.get("e_tag")
+        write = DocumentWrite(
+            encoded,
+            if_match=None if etag in (None, "*") else etag,
             # Nothing was stored when the turn read: two first turns must not both "create".
-            write = dataclasses.replace(write, create_only=True)
+            create_only=etag is None,
+            ttl=self._storage.ttl.for_key(key),
+        )
         etags = await self._storage.documents.write({key: write})
         item["e_tag"] = etags[key]
 
