@@ -85,7 +85,8 @@ class CosmosServer(NodePeer):
         self.endpoint = f"https://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return ["node", str(CLI), "--host", "127.0.0.1", "-p", str(self.port)]
+        # cosmos.js: the server with keep-alive on, as Azure's (its CLI closes every connection).
+        return ["node", str(PEERS / "cosmos.js"), str(self.port)]
 
 
 class DirectLineServer(NodePeer):

@@ -1,8 +1,10 @@
 """An HTTPS proxy in front of the Cosmos DB API server that can answer 429, as Cosmos DB
-does when a container runs out of request units. The local server never throttles."""
+does when a container runs out of request units (the local server never throttles), and
+can add a network round trip to every request (the benchmark's Cosmos DB latency)."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 import aiohttp
@@ -16,7 +18,9 @@ _HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "con
 
 
 class ThrottlingProxy:
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, delay_ms: float = 0.0) -> None:
+        # Added to every request, as the network between an app and its Cosmos DB account.
+        self._delay = delay_ms / 1000
         self._upstream = f"127.0.0.1:{upstream_port}"
         self.endpoint = ""
         self.throttled = 0
@@ -40,7 +44,7 @@ class ThrottlingProxy:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.endpoint = f"https://127.0.0.1:{port}"
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -52,6 +56,8 @@ class ThrottlingProxy:
     async def _forward(self, request: web.Request) -> web.Response:
         assert self._session is not None
         body = await request.read()
+        if self._delay:
+            await asyncio.sleep(self._delay)
         if self._remaining and "/docs" in request.path:
             self._remaining -= 1
             self.throttled += 1
