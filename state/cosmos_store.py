@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError
+from azure.core.pipeline.transport import AioHttpTransport
 from azure.cosmos import PartitionKey, exceptions
 from azure.cosmos.aio import ContainerProxy, CosmosClient
 from botbuilder.azure import CosmosDbKeyEscape
@@ -91,6 +92,9 @@ class CosmosDocumentStore:
             retry_connect=1,
             retry_read=1,
             retry_backoff_factor=0.2,
+            # No proxy or netrc lookups from the environment on every request (they showed
+            # in profiles); App Service reaches Cosmos DB directly.
+            transport=AioHttpTransport(use_env_settings=False),
         )
         database = self._client.get_database_client(self._database_name)
         if self._create_container:
