@@ -50,6 +50,9 @@ def cosmos_id(key: str) -> str:
 
 
 class CosmosDocumentStore:
+    # Each document of a write() is written on its own (one partition a key).
+    writes_atomically = False
+
     def __init__(
         self,
         endpoint: str,
@@ -210,7 +213,8 @@ class CosmosDocumentStore:
     async def _run(self, operation: Awaitable[T]) -> T:
         """One operation inside its deadline; failures other than answers become unavailable."""
         try:
-            return await asyncio.wait_for(operation, OPERATION_TIMEOUT)
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                return await operation
         except (
             exceptions.CosmosResourceNotFoundError,
             exceptions.CosmosResourceExistsError,

@@ -54,6 +54,9 @@ class StorageUnavailable(StorageError):
 
 
 class DocumentStore(Protocol):
+    # True when several documents in one write() are written all or none.
+    writes_atomically: bool
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...

@@ -26,6 +26,9 @@ class _Entry:
 
 
 class MemoryDocumentStore:
+    # Several documents in one write() are written all or none.
+    writes_atomically = True
+
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
 

@@ -56,6 +56,9 @@ _UPDATE_IF_MATCH = (
 
 
 class SqliteDocumentStore:
+    # Several documents in one write() are written all or none.
+    writes_atomically = True
+
     FILE_NAME = "bot-state.sqlite3"
 
     def __init__(self, data_dir: Path, *, timeout: float = 5.0) -> None:
@@ -175,9 +178,8 @@ class SqliteDocumentStore:
             raise StorageUnavailable("the SQLite store is not open")
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(self._executor, work, *args), self._timeout
-            )
+            async with asyncio.timeout(self._timeout):
+                return await loop.run_in_executor(self._executor, work, *args)
         except TimeoutError:
             raise StorageUnavailable(f"SQLite did not answer within {self._timeout} s") from None
         except (sqlite3.Error, OSError) as error:

@@ -108,44 +108,66 @@ class TurnState:
             turn_context.turn_state[state._context_service_key] = _JsonCachedState(item, base)
 
     async def save(self, turn_context: TurnContext, *, rebase: bool = True) -> None:
-        """Writes what changed; on a conflict rebases (or, with rebase=False, raises)."""
+        """Writes what changed, in one storage call; on a conflict rebases the document that
+        changed under the turn and writes again (or, with rebase=False, raises)."""
         if turn_context.turn_state.get(_DISCARDED):
             return
+        pending: dict[str, tuple[CachedBotState, dict, str]] = {}
         for state, key in self._keyed(turn_context):
             cached = state.get_cached_state(turn_context)
             if cached is None:
                 continue
             current = _as_json(cached.state)  # encoded once: compared, then written
             fingerprint = _fingerprint(current)
-            if fingerprint == cached.hash:
-                continue
-            for attempt in range(MAX_REBASES + 1):
-                try:
-                    await self._write(key, cached.state, current)
-                    break
-                except EtagConflict:
-                    if not rebase or attempt == MAX_REBASES:
-                        raise
-                    log.info(
-                        "state %s changed under this turn: applying the turn's change again", key
-                    )
-                    fresh = (await self._storage.documents.read([key])).get(key)
-                    self._rebase(turn_context, key, cached.state, fresh)
-                    current = _as_json(cached.state)
-                    fingerprint = _fingerprint(current)
-            cached.hash = fingerprint
+            if fingerprint != cached.hash:
+                pending[key] = (cached, current, fingerprint)
+        # One call where the store writes several documents all or none (SQLite, memory);
+        # one document a call where it cannot (Cosmos DB), so a conflict never hides
+        # which writes already happened.
+        if self._storage.documents.writes_atomically:
+            batches = [list(pending)]
+        else:
+            batches = [[key] for key in pending]
+        for batch in batches:
+            await self._write_batch(turn_context, {key: pending[key] for key in batch}, rebase)
 
-    async def _write(self, key: str, item: dict, encoded: dict) -> None:
+    async def _write_batch(
+        self,
+        turn_context: TurnContext,
+        pending: dict[str, tuple[CachedBotState, dict, str]],
+        rebase: bool,
+    ) -> None:
+        for attempt in range(MAX_REBASES + 1):
+            try:
+                etags = await self._storage.documents.write(
+                    {key: self._document(key, cached.state, current)
+                     for key, (cached, current, _) in pending.items()}
+                )  # fmt: skip
+            except EtagConflict as conflict:
+                if not rebase or attempt == MAX_REBASES or conflict.key not in pending:
+                    raise
+                log.info("state %s changed under this turn: applying the turn's change again",
+                         conflict.key)  # fmt: skip
+                cached = pending[conflict.key][0]
+                fresh = (await self._storage.documents.read([conflict.key])).get(conflict.key)
+                self._rebase(turn_context, conflict.key, cached.state, fresh)
+                current = _as_json(cached.state)
+                pending[conflict.key] = (cached, current, _fingerprint(current))
+                continue
+            for key, (cached, _, fingerprint) in pending.items():
+                cached.state["e_tag"] = etags[key]
+                cached.hash = fingerprint
+            return
+
+    def _document(self, key: str, item: dict, encoded: dict) -> DocumentWrite:
         etag = item.get("e_tag")
-        write = DocumentWrite(
+        return DocumentWrite(
             encoded,
             if_match=None if etag in (None, "*") else etag,
             # Nothing was stored when the turn read: two first turns must not both "create".
             create_only=etag is None,
             ttl=self._storage.ttl.for_key(key),
         )
-        etags = await self._storage.documents.write({key: write})
-        item["e_tag"] = etags[key]
 
     def _rebase(
         self, turn_context: TurnContext, key: str, item: dict, fresh: StoredDocument | None
