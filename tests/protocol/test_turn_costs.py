@@ -75,11 +75,16 @@ async def test_nothing_blocks_the_event_loop_under_load(caplog: pytest.LogCaptur
             await customer()
             gc.collect()
             gc.freeze()
-            await asyncio.sleep(0)  # the step above is the test's own, not the bot's
-            caplog.clear()
-            await asyncio.gather(*(customer() for _ in range(20)))
+            # A blocking call shows on every run; a shared machine's hiccup does not, so a
+            # second run decides.
+            for _ in range(2):
+                await asyncio.sleep(0)  # the step above is the test's own, not the bot's
+                caplog.clear()
+                await asyncio.gather(*(customer() for _ in range(20)))
+                slow = [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
+                if not slow:
+                    break
     finally:
         gc.unfreeze()
         loop.set_debug(False)
-    slow = [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
     assert slow == []
