@@ -50,6 +50,8 @@ class CustomerContext(_Model):
     last_order_at: datetime | None = None
     last_order_channel: str | None = None
     open_task: OpenTask | None = None
+    # The customer said no to continuing a task from another channel: not offered again.
+    resume_declined_at: datetime | None = None
     handoff_requested_at: datetime | None = None
     preferences: Preferences = Field(default_factory=Preferences)
     consents: dict[str, datetime] = Field(default_factory=dict)
@@ -65,7 +67,14 @@ class CustomerContext(_Model):
         return self.last_order_number if recent else None
 
     def resumable_elsewhere(self, channel: str, now: datetime) -> OpenTask | None:
-        """A task from another channel, open or with an order looked up in the last 24 h."""
+        """A task from another channel, open or with an order looked up in the last 24 h,
+        that the customer has not already declined to continue."""
+        task = self._resumable_elsewhere(channel, now)
+        if task and self.resume_declined_at and task.at <= self.resume_declined_at:
+            return None
+        return task
+
+    def _resumable_elsewhere(self, channel: str, now: datetime) -> OpenTask | None:
         task = self.open_task
         if task and task.channel != channel and now - task.at <= RESUME_WINDOW:
             return task
@@ -109,6 +118,10 @@ class CustomerContext(_Model):
     def end_task(self) -> None:
         self.open_task = None
 
+    def decline_resume(self, at: datetime) -> None:
+        self.open_task = None
+        self.resume_declined_at = at
+
     def request_handoff(self, at: datetime) -> None:
         self.handoff_requested_at = at
 
@@ -134,6 +147,7 @@ IDENTIFIER_AND_TASK_FIELDS = frozenset(
         "last_inbound_at",
         "last_intent",
         "open_task",
+        "resume_declined_at",
         "handoff_requested_at",
         "message_count",
         "link_codes",

@@ -90,7 +90,8 @@ class MainDialog(ComponentDialog):
             case Intent.HUMAN_HANDOFF:
                 await request_person(step.context, self._customer_contexts, self._clock)
             case Intent.GREETING:
-                await send_reply(step.context, replies.WELCOME)
+                # "Hi" on a new channel: offer what the customer began elsewhere, if anything.
+                return await self._offer_resume(step)
             case Intent.HELP:
                 await send_reply(step.context, replies.HELP)
             case Intent.CANCEL:
@@ -113,6 +114,11 @@ class MainDialog(ComponentDialog):
                 return await step.replace_dialog(
                     self._order_status_id, step.values.get(ORDER_NUMBER_OPTIONS)
                 )
+            # Declined: not offered again on the next greeting.
+            declined_at = self._clock()
+            await self._customer_contexts.update(
+                step.context, lambda c: c.decline_resume(declined_at)
+            )
             await send_reply(step.context, replies.NOT_RESUMING)
         return await step.end_dialog()
 

@@ -186,6 +186,22 @@ async def test_a_task_begun_on_web_chat_is_offered_on_teams(settings: Settings) 
         assert texts(await on_teams.say("123456")) == [STATUS_123456]
 
 
+async def test_a_greeting_on_another_channel_offers_to_continue_once(
+    settings: Settings,
+) -> None:
+    async with web_and_teams(settings) as (_, web, teams):
+        on_web = web.conversation()
+        on_teams = teams.conversation(ChannelUser("29:noa", "Noa"))
+        await on_teams.say(f"link {await link_code(on_web)}")
+        assert texts(await on_web.say("where is my order?")) == [replies.ASK_ORDER_NUMBER.text]
+
+        # No welcome on this channel (Teams sent none): the first words get the offer.
+        offer = texts(await on_teams.say("hello"))
+        assert offer[0].startswith("Welcome back! On web chat you were checking an order.")
+        assert texts(await on_teams.say("no")) == [replies.NOT_RESUMING.text]
+        assert texts(await on_teams.say("hi")) == [replies.WELCOME.text]
+
+
 async def test_delete_my_data_forgets_the_customer_everywhere(settings: Settings) -> None:
     async with web_and_teams(settings) as (parts, web, teams):
         web_user = ChannelUser("visitor-forget", "Lee")
