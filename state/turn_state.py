@@ -56,8 +56,9 @@ def discard_changes(turn_context: TurnContext) -> None:
 
 class TurnState:
     def __init__(self, storage: BotStorage, *states: BotState) -> None:
-        # Saved in this order: the customer's user state before the conversation's dialog
-        # state, so a failure between the two loses the dialog step, not what was learned.
+        # Where documents are written one at a time (Cosmos DB), in this order: the customer's
+        # state before the conversation's, so a failure between the two loses the dialog
+        # step, not what was learned.
         self._storage = storage
         self._states = states
         self._locks = KeyedLocks()
