@@ -80,13 +80,21 @@ class NodePeer:
 
 
 class CosmosServer(NodePeer):
-    def __init__(self) -> None:
+    """The Cosmos DB API server. With `keep_alive` (the default) it keeps connections open,
+    as Azure's does, and holds every request `latency_ms`; without, it is the package's own
+    CLI, which closes every connection."""
+
+    def __init__(self, keep_alive: bool = True, latency_ms: float = 0) -> None:
         super().__init__()
+        self.keep_alive = keep_alive
+        self.latency_ms = latency_ms
         self.endpoint = f"https://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        # cosmos.js: the server with keep-alive on, as Azure's (its CLI closes every connection).
-        return ["node", str(PEERS / "cosmos.js"), str(self.port)]
+        if self.keep_alive:
+            return ["node", str(PEERS / "cosmos.js"), str(self.port), f"{self.latency_ms:g}"]
+        cli = PEERS / "node_modules" / "@vercel" / "cosmosdb-server" / "lib" / "cli.js"
+        return ["node", str(cli), "--host", "127.0.0.1", "-p", str(self.port)]
 
 
 class DirectLineServer(NodePeer):

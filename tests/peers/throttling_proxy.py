@@ -9,6 +9,7 @@ import ssl
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from tests.peers.servers import CLI
 
@@ -70,8 +71,10 @@ class ThrottlingProxy:
                 },
             )
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        # The path exactly as the client sent it: it is part of what the client signed.
         async with self._session.request(
-            request.method, f"https://{self._upstream}{request.path_qs}",
+            request.method,
+            URL(f"https://{self._upstream}{request.raw_path}", encoded=True),
             headers=headers, data=body, ssl=False,
         ) as upstream:  # fmt: skip
             answer = await upstream.read()
