@@ -3,7 +3,9 @@
 A turn: claim the activity (a redelivery is dropped), resolve which customer
 the channel account belongs to (linking accounts first when the message is a
 link code), then, one turn at a time per conversation and customer, load
-state, run the dialogs and save.
+state, run the dialogs and save. A customer this process remembers for the
+account is used without reading the account's mapping, once the loaded
+customer context confirms it still lists the account.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 ROSTER_LOOKUP_TIMEOUT = 3.0
 _IDENTITY_REPLY = "identityReply"
+_REMEMBERED_CUSTOMER = "customerRemembered"
 _LINK_REPLIES = {
     LinkOutcome.LINKED: replies.LINKED,
     LinkOutcome.ALREADY_LINKED: replies.ALREADY_LINKED,
@@ -74,20 +77,25 @@ class CustomerServiceBot(ActivityHandler):
             log.info("activity %s delivered again: already processed", turn_context.activity.id)
             return
         account = channel_account(turn_context.activity)
-        if account is not None:
-            await self._resolve_customer(turn_context, account)
-        async with self._turn_state.exclusive(turn_context):
-            await self._turn_state.load(turn_context)
-            await self._run(turn_context, account)
-            # Saved only when the turn succeeded: a failed turn's half-made changes are dropped.
-            try:
-                await self._turn_state.save(turn_context, rebase=turn_context.responded)
-            except EtagConflict:
-                # Another process changed this state and nothing was sent yet: run the
-                # turn again on the fresh state rather than patching its outcome.
+        for from_storage in (False, True):
+            if account is not None:
+                await self._resolve_customer(turn_context, account, from_storage=from_storage)
+            async with self._turn_state.exclusive(turn_context):
                 await self._turn_state.load(turn_context)
+                if not await self._customer_confirmed(turn_context, account):
+                    continue  # the remembered customer no longer has this account
                 await self._run(turn_context, account)
-                await self._turn_state.save(turn_context)
+                # Saved only when the turn succeeded: a failed turn's half-made changes are
+                # dropped.
+                try:
+                    await self._turn_state.save(turn_context, rebase=turn_context.responded)
+                except EtagConflict:
+                    # Another process changed this state and nothing was sent yet: run the
+                    # turn again on the fresh state rather than patching its outcome.
+                    await self._turn_state.load(turn_context)
+                    await self._run(turn_context, account)
+                    await self._turn_state.save(turn_context)
+                return
 
     async def _run(self, turn_context: TurnContext, account: CustomerChannelAccount | None) -> None:
         if account is not None:
@@ -107,19 +115,26 @@ class CustomerServiceBot(ActivityHandler):
             await self._offered_choices.set(turn_context, turn_context.turn_state[OFFERED_CHOICES])
 
     async def _resolve_customer(
-        self, turn_context: TurnContext, account: CustomerChannelAccount
+        self, turn_context: TurnContext, account: CustomerChannelAccount, *, from_storage: bool
     ) -> None:
         """Who this is; a link or unlink command changes it before any state is loaded."""
-        email_lookup = _roster_email(turn_context) if account.channel == "msteams" else None
-        customer_id = await self._identity.resolve(account, email_lookup)
-        text = utterance(turn_context.activity)
+        text = utterance(turn_context.activity) if turn_context.activity.type == "message" else ""
+        code = code_in_link_command(text)
+        unlink = is_unlink_command(text)
+        # An account this process has seen needs no read, unless the turn changes identities.
+        remembered = None if from_storage or code or unlink else self._identity.remembered(account)
+        turn_context.turn_state[_REMEMBERED_CUSTOMER] = remembered is not None
+        if remembered is not None:
+            customer_id = remembered
+        else:
+            email_lookup = _roster_email(turn_context) if account.channel == "msteams" else None
+            customer_id = await self._identity.resolve(account, email_lookup)
         if turn_context.activity.type == "message":
-            code = code_in_link_command(text)
             if code:
                 result = await self._identity.redeem(code, account, customer_id)
                 customer_id = result.customer_id
                 turn_context.turn_state[_IDENTITY_REPLY] = result.outcome
-            elif is_unlink_command(text):
+            elif unlink:
                 customer_id = await self._identity.unlink(account, customer_id)
                 turn_context.turn_state[_IDENTITY_REPLY] = "unlinked"
         turn_context.turn_state[CUSTOMER_ID] = customer_id
@@ -183,6 +198,16 @@ class CustomerServiceBot(ActivityHandler):
 
         await self._customer_contexts.update(turn_context, counted)
         await DialogExtensions.run_dialog(self._dialog, turn_context, self._dialog_state)
+
+    async def _customer_confirmed(
+        self, turn_context: TurnContext, account: CustomerChannelAccount | None
+    ) -> bool:
+        """A customer remembered in this process still lists the account in their context
+        (unlinking, linking and forgetting all take it out)."""
+        if account is None or not turn_context.turn_state.get(_REMEMBERED_CUSTOMER):
+            return True
+        context = await self._customer_contexts.get(turn_context)
+        return any(record.account == account.key for record in context.channel_accounts)
 
     def _tenant_allowed(self, activity: Activity) -> bool:
         if activity.channel_id != "msteams" or not self._allowed_teams_tenants:

@@ -298,3 +298,60 @@ async def test_personal_data_never_reaches_the_logs(caplog: pytest.LogCaptureFix
         await teams.conversation(alex).say(f"link {await link_code(on_web)}")
     for personal in ("robin@example.com", "555 0199", "alex.morgan@example.com", "Robin"):
         assert personal not in caplog.text
+
+
+@pytest.fixture(params=["sqlite", "cosmos"])
+def shared_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings two app instances can share: one database."""
+    extra = {"CUSTOMER_ID_SIGNING_KEY": "test-signing-key"}
+    if request.param == "cosmos":
+        return cosmos_settings(request.getfixturevalue("cosmos_server"), **extra)
+    return make_settings(STORAGE="sqlite", DATA_DIR=str(tmp_path / "data"), **extra)
+
+
+@asynccontextmanager
+async def two_instances(
+    settings: Settings,
+) -> AsyncIterator[tuple[BotParts, LocalChannel, LocalChannel, LocalChannel]]:
+    """Two instances of the bot over one database, as behind a load balancer: instance A
+    on web chat and Teams, instance B on web chat."""
+    async with (
+        web_and_teams(settings) as (parts, web_a, teams_a),
+        serve_bot_parts(settings) as (bot_url_b, _),
+        LocalChannel(bot_url_b, "webchat") as web_b,
+    ):
+        yield parts, web_a, teams_a, web_b
+
+
+async def test_an_account_unlinked_on_another_instance_is_not_remembered_here(
+    shared_settings: Settings,
+) -> None:
+    async with two_instances(shared_settings) as (_, web_a, teams_a, web_b):
+        on_web = web_a.conversation()
+        assert texts(await on_web.say("where is order 123456")) == [STATUS_123456]
+        await teams_a.conversation().say(f"link {await link_code(on_web)}")
+
+        same_conversation_on_b = Conversation(web_b, on_web.user, on_web.id)
+        assert texts(await same_conversation_on_b.say("unlink")) == [replies.UNLINKED.text]
+
+        # Instance A had this account as the linked customer, who still knows the order.
+        assert texts(await on_web.say("where is my order?")) == [replies.ASK_ORDER_NUMBER.text]
+
+
+async def test_a_customer_forgotten_on_another_instance_is_not_brought_back_here(
+    shared_settings: Settings,
+) -> None:
+    async with two_instances(shared_settings) as (parts, web_a, _, web_b):
+        on_web = web_a.conversation()
+        assert texts(await on_web.say("where is order 123456")) == [STATUS_123456]
+        customer_id, _ = await stored_customer(parts.documents, "webchat", on_web.user.id)
+
+        same_conversation_on_b = Conversation(web_b, on_web.user, on_web.id)
+        await same_conversation_on_b.say("delete my data")
+        assert texts(await same_conversation_on_b.say("yes")) == [replies.DATA_DELETED.text]
+
+        assert texts(await on_web.say("where is my order?")) == [replies.ASK_ORDER_NUMBER.text]
+        # A new customer now: nothing is stored under the forgotten one's id.
+        assert customer_id not in await everything_stored(parts.documents)
+        new_id, _ = await stored_customer(parts.documents, "webchat", on_web.user.id)
+        assert new_id != customer_id
