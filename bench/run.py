@@ -194,7 +194,9 @@ async def measure(bot: str, storage: str, env: dict[str, str], users: int, secon
     return result
 
 
-async def run(users: int, seconds: float, storages: list[str], latencies: list[float]) -> dict:
+async def run(
+    users: int, seconds: float, storages: list[str], latencies: list[float], keep_alive: bool
+) -> dict:
     connector = Connector()
     connector_app = web.Application()
     connector_app.router.add_post("/v3/conversations/{conversation}/activities", connector.receive)
@@ -217,7 +219,10 @@ async def run(users: int, seconds: float, storages: list[str], latencies: list[f
             for storage, latency in runs:
                 label = storage if not latency else f"{storage}+{latency:g}ms"
                 env = {"STORAGE": storage, "ORDER_API_URL": orders_url, "DATA_DIR": data_dir}
-                cosmos = CosmosServer(latency_ms=latency) if storage == "cosmos" else None
+                cosmos = None
+                if storage == "cosmos":
+                    cosmos = CosmosServer(keep_alive, latency)
+                    label += "" if keep_alive else " closing"
                 try:
                     if cosmos:
                         cosmos.start()
@@ -251,6 +256,7 @@ async def run(users: int, seconds: float, storages: list[str], latencies: list[f
         "users": users,
         "seconds": seconds,
         "cosmos_latencies_ms": latencies,
+        "cosmos_keeps_connections": keep_alive,
         "results": [asdict(r) for r in results],
         "ratios_turns_per_second": ratios,
     }
@@ -288,10 +294,17 @@ def main() -> None:
         "--cosmos-latency-ms", default="0,5",
         help="comma-separated: Cosmos DB runs, each with this round trip added to every request",
     )  # fmt: skip
+    parser.add_argument(
+        "--cosmos-closes-connections", action="store_true",
+        help="the Cosmos DB server's own CLI, which closes every connection (a TLS handshake "
+        "a request); no latency is added",
+    )  # fmt: skip
     arguments = parser.parse_args()
+    keep_alive = not arguments.cosmos_closes_connections
+    latencies = [float(ms) for ms in arguments.cosmos_latency_ms.split(",")] if keep_alive else [0]
     report = asyncio.run(
-        run(arguments.users, arguments.seconds, arguments.storages.split(","),
-            [float(ms) for ms in arguments.cosmos_latency_ms.split(",")])
+        run(arguments.users, arguments.seconds, arguments.storages.split(","), latencies,
+            keep_alive)
     )  # fmt: skip
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     chart(report)
