@@ -269,14 +269,21 @@ def chart(report: dict) -> None:
     import matplotlib.pyplot as plt
 
     results = report["results"]
-    labels = [f"{r['bot']}\n{r['storage']}" for r in results]
+    # "cosmos+5ms" -> "cosmos\n+5 ms": one storage a group, its bots side by side.
+    labels = [
+        f"{r['bot']}\n{r['storage'].replace('+', chr(10) + '+').replace('ms', ' ms')}"
+        for r in results
+    ]
     colors = ["#2E5BFF" if r["bot"] == "ours" else "#9AA5B1" for r in results]
-    figure, (speed, latency) = plt.subplots(1, 2, figsize=(10, 3.6))
-    speed.bar(labels, [r["turns_per_second"] for r in results], color=colors)
-    speed.set_title("turns per second (higher is better)")
-    latency.bar(labels, [r["p99_ms"] for r in results], color=colors)
-    latency.set_title("p99 turn latency, ms (lower is better)")
-    latency.set_yscale("log")
+    figure, (speed, latency) = plt.subplots(1, 2, figsize=(12, 4))
+    for axes, field, title in (
+        (speed, "turns_per_second", "turns per second (higher is better)"),
+        (latency, "p99_ms", "p99 turn latency, ms (lower is better)"),
+    ):
+        bars = axes.bar(range(len(results)), [r[field] for r in results], color=colors)
+        axes.bar_label(bars, fmt="%.0f", fontsize=7)
+        axes.set_xticks(range(len(results)), labels, fontsize=7)
+        axes.set_title(title, fontsize=10)
     figure.suptitle(
         f"{report['users']} users, {report['seconds']:.0f} s each; {report['machine']}",
         fontsize=8,
