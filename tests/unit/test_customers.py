@@ -101,3 +101,22 @@ async def test_the_demo_directory_finds_by_email_phone_or_crm_id() -> None:
     assert (await directory.find(phone="+1 (206) 555-0102")).crm_id == "1002"
     assert (await directory.find(crm_id="1007")).name == "Tom Becker"
     assert await directory.find(email="nobody@example.com") is None
+
+
+async def test_the_identity_service_remembers_only_what_it_read_or_wrote_itself() -> None:
+    from customers.identity import IdentityService
+    from state.memory_store import MemoryDocumentStore
+
+    documents = MemoryDocumentStore()
+    here, elsewhere = (
+        IdentityService(documents, DemoCustomerDirectory(), "key", lambda: NOW) for _ in range(2)
+    )
+    web = ChannelAccount("webchat", "visitor-1")
+    assert here.remembered(web) is None
+    customer_id = await here.resolve(web)
+    assert here.remembered(web) == customer_id
+    # Another instance moving the account is not seen here until storage is read again:
+    # the bot confirms a remembered customer against their context.
+    moved_to = await elsewhere.unlink(web, customer_id)
+    assert here.remembered(web) == customer_id
+    assert await here.resolve(web) == moved_to and here.remembered(web) == moved_to
