@@ -1,10 +1,8 @@
 """An HTTPS proxy in front of the Cosmos DB API server that can answer 429, as Cosmos DB
-does when a container runs out of request units (the local server never throttles), and
-can add a network round trip to every request (the benchmark's Cosmos DB latency)."""
+does when a container runs out of request units (the local server never throttles)."""
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 
 import aiohttp
@@ -19,9 +17,7 @@ _HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "con
 
 
 class ThrottlingProxy:
-    def __init__(self, upstream_port: int, delay_ms: float = 0.0) -> None:
-        # Added to every request, as the network between an app and its Cosmos DB account.
-        self._delay = delay_ms / 1000
+    def __init__(self, upstream_port: int) -> None:
         self._upstream = f"127.0.0.1:{upstream_port}"
         self.endpoint = ""
         self.throttled = 0
@@ -57,8 +53,6 @@ class ThrottlingProxy:
     async def _forward(self, request: web.Request) -> web.Response:
         assert self._session is not None
         body = await request.read()
-        if self._delay:
-            await asyncio.sleep(self._delay)
         if self._remaining and "/docs" in request.path:
             self._remaining -= 1
             self.throttled += 1
