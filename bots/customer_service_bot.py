@@ -41,6 +41,7 @@ _LINK_REPLIES = {
     LinkOutcome.ALREADY_LINKED: replies.ALREADY_LINKED,
     LinkOutcome.WRONG_CODE: replies.LINK_CODE_REFUSED,
     LinkOutcome.TOO_MANY_TRIES: replies.LINK_TOO_MANY_TRIES,
+    LinkOutcome.LINKING_PAUSED: replies.LINKING_PAUSED,
 }
 
 

@@ -163,6 +163,10 @@ LINK_CODE_REFUSED = Reply(
     'Ask for a new one with "link another channel" where you are already known.'
 )
 LINK_TOO_MANY_TRIES = Reply("Too many wrong codes from this account. Please try again in an hour.")
+LINKING_PAUSED = Reply(
+    "Linking accounts is paused for a moment because of unusual activity. "
+    "Please try again in a few minutes."
+)
 UNLINKED = Reply(
     "This account is no longer linked with your other channels. Here, we start afresh."
 )

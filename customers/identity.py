@@ -3,16 +3,19 @@
 Plain Python over the DocumentStore contract. Documents:
     identity/accounts/<account key>   {"customerId", "linkedAt"}      the account -> customer map
     identity/codes/<XXX-XXX>          {"customerId", "expiresAt"}     a link code, single use
-    identity/attempts/<account key>   {"failures": [iso times]}       wrong codes in the last hour
+    identity/attempts/<account key>/<n>  {"at": iso time}            one of an account's link tries
+    identity/link-tries/<minute>      {"count": n}                    link tries of all accounts
     customers/<customer id>           {"customerContext": {...}}      the customer's context
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,13 +25,21 @@ from cachetools import LRUCache
 from customers.accounts import ChannelAccount, signed_customer_id
 from customers.context import CustomerContext, merge_contexts
 from customers.directory import CustomerDirectory
-from customers.link_codes import CODE_LIFETIME, MAX_WRONG_CODES, WRONG_CODE_WINDOW, new_code
+from customers.link_codes import (
+    CODE_LIFETIME,
+    MAX_LINK_TRIES_PER_MINUTE,
+    MAX_WRONG_CODES,
+    WRONG_CODE_WINDOW,
+    new_code,
+)
 from state.documents import DocumentExists, DocumentStore, DocumentWrite, EtagConflict
 
 log = logging.getLogger(__name__)
 
 CONTEXT_PROPERTY = "customerContext"
 _RETRIES = 5
+# Concurrent tries of all accounts contend for one counter a minute.
+_COUNT_RETRIES = 20
 # Account -> customer pairs this process has read or written, so that a returning
 # customer's turn does not read its mapping again (about 150 bytes a pair).
 REMEMBERED_ACCOUNTS = 100_000
@@ -48,8 +59,16 @@ def _code_key(code: str) -> str:
     return f"identity/codes/{code}"
 
 
-def _attempts_key(account_key: str) -> str:
-    return f"identity/attempts/{account_key}"
+def _attempt_slot_key(account_key: str, slot: int) -> str:
+    return f"identity/attempts/{account_key}/{slot}"
+
+
+def _attempt_slot_keys(account_key: str) -> list[str]:
+    return [_attempt_slot_key(account_key, slot) for slot in range(MAX_WRONG_CODES)]
+
+
+def _minute_key(minute: datetime) -> str:
+    return f"identity/link-tries/{minute:%Y%m%dT%H%M}"
 
 
 class LinkOutcome(StrEnum):
@@ -57,6 +76,8 @@ class LinkOutcome(StrEnum):
     ALREADY_LINKED = "alreadyLinked"
     WRONG_CODE = "wrongCode"
     TOO_MANY_TRIES = "tooManyTries"
+    # Too many tries from all accounts this minute: someone is guessing at scale.
+    LINKING_PAUSED = "linkingPaused"
 
 
 @dataclass(frozen=True)
@@ -123,9 +144,17 @@ class IdentityService:
                 continue  # one in 887 million: draw again
 
     async def redeem(self, code: str, account: ChannelAccount, customer_id: str) -> LinkResult:
-        """Joins this account's customer into the customer who was given `code`."""
-        if await self._wrong_codes(account.key) >= MAX_WRONG_CODES:
+        """Joins this account's customer into the customer who was given `code`.
+
+        A try is recorded before the code is looked at, atomically (a create-only or
+        etag-matched write of one of the account's MAX_WRONG_CODES slots), so no burst of
+        concurrent messages on any number of instances evaluates more; a try that cannot be
+        recorded is refused. Right codes give their slot back."""
+        slot = await self._take_try_slot(account.key)
+        if slot is None:
             return LinkResult(LinkOutcome.TOO_MANY_TRIES, customer_id)
+        if not await self._count_try_everywhere():
+            return LinkResult(LinkOutcome.LINKING_PAUSED, customer_id)
         stored = (await self._documents.read([_code_key(code)])).get(_code_key(code))
         valid = (
             stored is not None
@@ -133,8 +162,8 @@ class IdentityService:
             and datetime.fromisoformat(stored.data["expiresAt"]) > self._clock()
         )
         if not valid:
-            await self._record_wrong_code(account.key)
             return LinkResult(LinkOutcome.WRONG_CODE, customer_id)
+        await self._documents.delete([slot])
         target = stored.data["customerId"]
         if target == customer_id:
             return LinkResult(LinkOutcome.ALREADY_LINKED, customer_id)
@@ -143,7 +172,6 @@ class IdentityService:
                 {_code_key(code): DocumentWrite({**stored.data, "used": True}, stored.etag)}
             )
         except EtagConflict:
-            await self._record_wrong_code(account.key)
             return LinkResult(LinkOutcome.WRONG_CODE, customer_id)
         await self._merge(target, customer_id, account)
         return LinkResult(LinkOutcome.LINKED, target)
@@ -174,7 +202,7 @@ class IdentityService:
                 *context.conversations,
                 *(_code_key(code) for code in context.link_codes),
                 *(_account_key(account) for account in accounts),
-                *(_attempts_key(account) for account in accounts),
+                *(key for account in accounts for key in _attempt_slot_keys(account)),
                 customer_key(customer_id),
             ]
         )
@@ -205,35 +233,57 @@ class IdentityService:
         found = await self._directory.find(email=email) if email else None
         return found.customer_id if found else None
 
-    # --- wrong codes -----------------------------------------------------------
+    # --- link tries ------------------------------------------------------------
 
-    def _recent(self, failures: Iterable[str]) -> list[str]:
+    async def _take_try_slot(self, account_key: str) -> str | None:
+        """The key of the try slot this try took; None when every slot holds a try from
+        the last WRONG_CODE_WINDOW. A slot is taken by a write that fails if another try
+        took it first, so each slot is given to one try only."""
+        keys = _attempt_slot_keys(account_key)
+        stored = await self._documents.read(keys)
         since = self._clock() - WRONG_CODE_WINDOW
-        return [at for at in failures if datetime.fromisoformat(at) > since]
-
-    async def _wrong_codes(self, account_key: str) -> int:
-        stored = (await self._documents.read([_attempts_key(account_key)])).get(
-            _attempts_key(account_key)
-        )
-        return len(self._recent(stored.data["failures"])) if stored else 0
-
-    async def _record_wrong_code(self, account_key: str) -> None:
-        key = _attempts_key(account_key)
         ttl = int(WRONG_CODE_WINDOW.total_seconds())
-        for _ in range(_RETRIES):
-            stored = (await self._documents.read([key])).get(key)
-            failures = [*self._recent(stored.data["failures"] if stored else []), self._now()]
+        for key in keys:
+            held = stored.get(key)
+            if held is not None and datetime.fromisoformat(held.data["at"]) > since:
+                continue
             write = DocumentWrite(
-                {"failures": failures},
-                if_match=stored.etag if stored else None,
-                create_only=stored is None,
+                {"at": self._now()},
+                if_match=held.etag if held else None,
+                create_only=held is None,
                 ttl=ttl,
             )
             try:
                 await self._documents.write({key: write})
-                return
-            except EtagConflict:
+            except EtagConflict:  # another try took this slot: look at the next
                 continue
+            return key
+        return None
+
+    async def _count_try_everywhere(self) -> bool:
+        """Counts this try among all accounts' tries this minute; False past the limit, or
+        when the count cannot be recorded (a try that is not counted is not made)."""
+        key = _minute_key(self._clock())
+        for _ in range(_COUNT_RETRIES):
+            stored = (await self._documents.read([key])).get(key)
+            count = (stored.data["count"] if stored else 0) + 1
+            if count > MAX_LINK_TRIES_PER_MINUTE:
+                log.warning("link tries from all accounts passed %d this minute: paused",
+                            MAX_LINK_TRIES_PER_MINUTE)  # fmt: skip
+                return False
+            write = DocumentWrite(
+                {"count": count},
+                if_match=stored.etag if stored else None,
+                create_only=stored is None,
+                ttl=120,
+            )
+            try:
+                await self._documents.write({key: write})
+                return True
+            except EtagConflict:
+                await asyncio.sleep(random.uniform(0, 0.02))
+        log.warning("a link try could not be counted (%d conflicts): refused", _COUNT_RETRIES)
+        return False
 
     def _now(self) -> str:
         return self._clock().isoformat()

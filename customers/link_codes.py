@@ -15,6 +15,10 @@ CODE_LIFETIME = timedelta(minutes=10)
 # Wrong codes allowed per channel account per hour; the next one is refused even if right.
 MAX_WRONG_CODES = 5
 WRONG_CODE_WINDOW = timedelta(hours=1)
+# Link tries from all accounts together in one minute. New web chat accounts cost nothing, so
+# the per-account limit alone does not bound guessing; with this, a live code faces at most
+# 10 x 60 = 600 guesses in its 10 minutes: odds of 600 in 887 million (31^6) to be found.
+MAX_LINK_TRIES_PER_MINUTE = 60
 
 _LINK = re.compile(r"\s*link\s+([A-Za-z0-9]{3})\s*-?\s*([A-Za-z0-9]{3})\s*[.!]?\s*", re.IGNORECASE)
 _UNLINK = re.compile(r"\s*unlink(?: (?:this|this channel|this account))?\s*[.!]?\s*", re.I)

@@ -15,6 +15,7 @@ from app import BotParts
 from channels import replies
 from config import Settings
 from customers.accounts import sign_customer_id
+from customers.link_codes import MAX_LINK_TRIES_PER_MINUTE
 from dialogs.clock import Clock
 from tests.conftest import (
     MovableClock,
@@ -166,6 +167,57 @@ async def test_wrong_expired_and_reused_codes_are_refused_and_tries_are_limited(
         clock.advance(timedelta(hours=1, minutes=1))
         fresh = await link_code(on_web)
         assert texts(await guesser.say(f"link {fresh}"))[0] == replies.LINKED.text
+
+
+async def test_a_burst_of_link_codes_is_limited_like_codes_sent_one_by_one(
+    settings: Settings,
+) -> None:
+    async with web_and_teams(settings) as (_, web, teams):
+        victim = web.conversation()
+        assert texts(await victim.say("where is order 123456")) == [STATUS_123456]
+        right = await link_code(victim)
+
+        attacker = teams.conversation()
+        guesses = [f"link {n:03d}-ABC" for n in range(100)]
+        await asyncio.gather(*(attacker.say(guess) for guess in guesses))
+        said = texts(teams.received(attacker.id))
+        # Every try was counted before its code was looked at: five were evaluated.
+        assert len(said) == 100
+        assert said.count(replies.LINK_CODE_REFUSED.text) == 5
+        assert said.count(replies.LINK_TOO_MANY_TRIES.text) == 95
+        assert texts(await attacker.say(f"link {right}")) == [replies.LINK_TOO_MANY_TRIES.text]
+        assert texts(await attacker.say("where is my order?")) == [replies.ASK_ORDER_NUMBER.text]
+        # The victim's code still works for the victim's other channel.
+        other = teams.conversation()
+        assert texts(await other.say(f"link {right}"))[0] == replies.LINKED.text
+
+
+async def test_link_tries_from_many_accounts_at_once_are_limited_together(
+    settings: Settings,
+) -> None:
+    clock = MovableClock()
+    async with web_and_teams(settings, clock) as (_, web, teams):
+        owner = web.conversation()
+        right = await link_code(owner)
+        # New web chat accounts cost nothing: one guess from each of many.
+        attackers = [web.conversation() for _ in range(MAX_LINK_TRIES_PER_MINUTE + 20)]
+        answers = await asyncio.gather(*(a.say("link 222-ABC") for a in attackers))
+        said = [text for answer in answers for text in texts(answer)]
+        evaluated = said.count(replies.LINK_CODE_REFUSED.text)
+        # Tries that could not be counted (too much contention on the count) are refused too.
+        assert said.count(replies.LINKING_PAUSED.text) == len(attackers) - evaluated >= 20
+        for _ in range(MAX_LINK_TRIES_PER_MINUTE + 1):  # then one at a time, up to the limit
+            said = texts(await web.conversation().say("link 333-ABC"))
+            if said != [replies.LINK_CODE_REFUSED.text]:
+                break
+            evaluated += 1
+        assert said == [replies.LINKING_PAUSED.text]
+        assert evaluated <= MAX_LINK_TRIES_PER_MINUTE
+        # Within the minute even the right code waits; the next minute it links.
+        mine = teams.conversation()
+        assert texts(await mine.say(f"link {right}")) == [replies.LINKING_PAUSED.text]
+        clock.advance(timedelta(minutes=1))
+        assert texts(await mine.say(f"link {right}"))[0] == replies.LINKED.text
 
 
 async def test_a_task_begun_on_web_chat_is_offered_on_teams(settings: Settings) -> None:

@@ -7,9 +7,12 @@ import pytest
 from customers.accounts import ChannelAccount, sign_customer_id, signed_customer_id
 from customers.context import ChannelAccountRecord, CustomerContext, merge_contexts
 from customers.directory import DemoCustomerDirectory
+from customers.identity import IdentityService, LinkOutcome, LinkResult
 from customers.link_codes import ALPHABET, code_in_link_command, is_unlink_command, new_code
 from customers.privacy import PrivacyPolicy
 from services.orders import find_order_number
+from state.documents import EtagConflict, StorageUnavailable
+from state.memory_store import MemoryDocumentStore
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
@@ -120,3 +123,42 @@ async def test_the_identity_service_remembers_only_what_it_read_or_wrote_itself(
     moved_to = await elsewhere.unlink(web, customer_id)
     assert here.remembered(web) == customer_id
     assert await here.resolve(web) == moved_to and here.remembered(web) == moved_to
+
+
+class _ContendedStore(MemoryDocumentStore):
+    """A store where every write of `prefix` loses to another writer, or fails outright."""
+
+    def __init__(self, prefix: str, error: type[Exception]) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._error = error
+
+    async def write(self, writes):  # type: ignore[no-untyped-def]
+        for key in writes:
+            if key.startswith(self._prefix):
+                raise self._error(key)
+        return await super().write(writes)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "error", "outcome"),
+    [
+        ("identity/attempts/", EtagConflict, LinkOutcome.TOO_MANY_TRIES),
+        ("identity/link-tries/", EtagConflict, LinkOutcome.LINKING_PAUSED),
+        ("identity/attempts/", StorageUnavailable, None),
+    ],
+)
+async def test_a_link_try_that_cannot_be_recorded_is_refused(
+    prefix: str, error: type[Exception], outcome: LinkOutcome | None
+) -> None:
+    store = _ContendedStore(prefix, error)
+    identity = IdentityService(store, DemoCustomerDirectory(), None, lambda: NOW)
+    code = await identity.issue_code("crm-1001")
+    guesser = ChannelAccount("webchat", "guesser")
+    if outcome is None:
+        with pytest.raises(StorageUnavailable):  # the turn apologises; nothing is linked
+            await identity.redeem(code, guesser, "c-guesser")
+    else:
+        result = await identity.redeem(code, guesser, "c-guesser")
+        assert result == LinkResult(outcome, "c-guesser")
+    assert await identity.resolve(guesser) != "crm-1001"
