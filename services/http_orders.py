@@ -5,6 +5,8 @@ Contract (README, "Connect your order system"):
     header X-API-Key: {ORDER_API_KEY}               when ORDER_API_KEY is set
     200 {"orderNumber": str, "status": str, "eta": ISO-8601 str or null}
     404 no such order
+    No redirects are followed (the key must not reach another host); an answer over
+    MAX_ANSWER_BYTES, or a status over MAX_STATUS_CHARS, is refused like any bad answer.
 
 Every lookup finishes inside `deadline` seconds (a Teams turn has 15 s): each
 attempt has its own timeout, connection errors, 5xx and 429 are retried with
@@ -15,6 +17,7 @@ the deadline), and a circuit breaker fails fast while the system keeps failing.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -36,6 +39,10 @@ from services.orders import Order, OrderNotFound, OrderServiceUnavailable
 log = logging.getLogger(__name__)
 
 _CIRCUIT = "order-api"
+# An order is a few hundred bytes; more is not an order and must not reach memory or a channel.
+MAX_ANSWER_BYTES = 64 * 1024
+MAX_STATUS_CHARS = 200
+MAX_ORDER_NUMBER_CHARS = 32
 
 
 class _TransientFailure(Exception):
@@ -128,7 +135,9 @@ class HttpOrderService:
         breaker = await self._breakers.get_breaker(_CIRCUIT)
         async with breaker:
             try:
-                async with self._session.get(f"{self._base_url}/orders/{order_number}") as response:
+                async with self._session.get(
+                    f"{self._base_url}/orders/{order_number}", allow_redirects=False
+                ) as response:
                     if response.status == 404:
                         raise OrderNotFound(order_number)
                     if response.status == 429 or response.status >= 500:
@@ -138,8 +147,9 @@ class HttpOrderService:
                         )
                     if response.status != 200:
                         raise _BadAnswer(f"order system answered {response.status}")
+                    body = await _limited_body(response)
                     try:
-                        body = await response.json(content_type=None)
+                        body = json.loads(body)
                     except ValueError:
                         raise _BadAnswer("order system answered with something not JSON") from None
             except (aiohttp.ClientError, TimeoutError) as error:
@@ -149,12 +159,29 @@ class HttpOrderService:
             return _order_from(body, order_number)
 
 
+async def _limited_body(response: aiohttp.ClientResponse) -> bytes:
+    if response.content_length is not None and response.content_length > MAX_ANSWER_BYTES:
+        raise _BadAnswer(f"order system answered {response.content_length} bytes")
+    body = await response.content.read(MAX_ANSWER_BYTES + 1)
+    if len(body) > MAX_ANSWER_BYTES:
+        raise _BadAnswer(f"order system answered more than {MAX_ANSWER_BYTES} bytes")
+    return body
+
+
 def _order_from(body: object, order_number: str) -> Order:
     if not isinstance(body, dict):
         raise _BadAnswer("order system answered with something not an order")
     status, eta = body.get("status"), body.get("eta")
     if not isinstance(status, str) or not status.strip():
         raise _BadAnswer("order system answered without a status")
+    if len(status) > MAX_STATUS_CHARS:
+        raise _BadAnswer(f"order system answered a status of {len(status)} characters")
+    answered_number = body.get("orderNumber")
+    if answered_number is not None and (
+        not isinstance(answered_number, str | int)
+        or len(str(answered_number)) > MAX_ORDER_NUMBER_CHARS
+    ):
+        raise _BadAnswer("order system answered an order number that is not one")
     if eta is not None and not isinstance(eta, str):
         raise _BadAnswer("order system answered an eta that is not a string")
     try:

@@ -245,3 +245,45 @@ async def test_teams_tenants_outside_the_allow_list_get_nothing() -> None:
         response = await teams.post(activity)
         assert response.status < 300
         assert teams.received(stranger.id) == []
+
+
+async def test_a_redirecting_order_system_never_hands_the_key_to_another_host() -> None:
+    keys_seen_elsewhere: list[str | None] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        keys_seen_elsewhere.append(request.headers.get("X-API-Key"))
+        return web.json_response({"orderNumber": "123456", "status": "Call 555-0100 now"})
+
+    async with order_system(elsewhere) as other_host:
+
+        async def redirecting(request: web.Request) -> web.Response:
+            raise web.HTTPFound(f"{other_host}/orders/{request.match_info['order_number']}")
+
+        async with order_system(redirecting) as orders_url:
+            settings = make_settings(ORDER_API_URL=orders_url, ORDER_API_KEY="order-api-key")
+            async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
+                answer = await channel.conversation().say("where is order 123456?")
+    assert texts(answer) == [replies.ORDER_SYSTEM_DOWN.text]
+    assert keys_seen_elsewhere == []
+
+
+@pytest.mark.parametrize("answer", ["50 MB", "long status", "long number"])
+async def test_an_oversized_order_answer_is_an_apology_not_a_reply(answer: str) -> None:
+    async def orders(request: web.Request) -> web.StreamResponse:
+        if answer == "50 MB":  # streamed without a length, as a hostile server would
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            await response.prepare(request)
+            await response.write(b'{"orderNumber": "123456", "status": "')
+            for _ in range(50):
+                await response.write(b"x" * 1024 * 1024)
+            await response.write(b'"}')
+            return response
+        if answer == "long status":
+            return web.json_response({"orderNumber": "123456", "status": "Shipped " * 100})
+        return web.json_response({"orderNumber": "1" * 5000, "status": "Shipped"})
+
+    async with order_system(orders) as orders_url:
+        settings = make_settings(ORDER_API_URL=orders_url)
+        async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
+            said = texts(await channel.conversation().say("where is order 123456?"))
+    assert said == [replies.ORDER_SYSTEM_DOWN.text]
