@@ -165,6 +165,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
         customer_id_signing_key=_secret(settings.CUSTOMER_ID_SIGNING_KEY),
         bundle_url=settings.WEBCHAT_BUNDLE_URL,
         rate_limit=settings.TOKEN_RATE_LIMIT,
+        trusted_proxy_hops=settings.TRUSTED_PROXY_HOPS,
     ).add_routes(app)
     app.cleanup_ctx.append(_opened(resources))
     return app

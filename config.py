@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     WEBCHAT_BUNDLE_URL: str = "https://cdn.botframework.com/botframework-webchat/4.18.1/webchat.js"
     # Token requests allowed per client, e.g. "10/minute".
     TOKEN_RATE_LIMIT: str = "10/minute"
+    # Reverse proxies in front of the bot that append the address they saw to X-Forwarded-For
+    # (App Service's front end: 1). 0 trusts no X-Forwarded-For: the client is the peer address.
+    TRUSTED_PROXY_HOPS: int = Field(0, ge=0, le=5)
 
     # Set by the deployment: logs and requests go to Application Insights.
     APPLICATIONINSIGHTS_CONNECTION_STRING: SecretStr | None = None

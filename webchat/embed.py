@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 PAGE = Path(__file__).with_name("page.html")
 TOKEN_ROUTE = "/api/directline/token"
+# What a site may sign as a customer id: it becomes part of a key and a Direct Line user id.
+CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]{0,63}")
 
 
 def _error(status: int, message: str, **headers: str) -> web.Response:
@@ -45,6 +48,7 @@ class WebChatEmbed:
         customer_id_signing_key: str | None,
         bundle_url: str,
         rate_limit: str = "10/minute",
+        trusted_proxy_hops: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._tokens = tokens
@@ -56,6 +60,7 @@ class WebChatEmbed:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._rate = parse(rate_limit)
         self._clock = clock
+        self._trusted_proxy_hops = trusted_proxy_hops
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(TOKEN_ROUTE, self.token)
@@ -87,13 +92,18 @@ class WebChatEmbed:
     async def _token(self, request: web.Request) -> web.Response:
         if not self._origin_allowed(request):
             return _error(403, "this origin may not embed the chat (ALLOWED_ORIGINS)")
-        if not self._limiter.hit(self._rate, _client(request)):
+        if not self._limiter.hit(self._rate, client_address(request, self._trusted_proxy_hops)):
             return _error(
                 429, "too many token requests; try again in a minute", **{"Retry-After": "60"}
             )
         if self._tokens is None:
             return _error(503, "web chat is not set up on this bot (DIRECT_LINE_SECRET)")
         user_id = await self._user_id(request)
+        if user_id == "":
+            return _error(
+                400,
+                "customerId must be 1 to 64 letters, digits or . _ @ : - (a letter or digit first)",
+            )
         if user_id is None:
             return _error(403, "the signed customer id is not valid")
         try:
@@ -133,13 +143,16 @@ class WebChatEmbed:
         return origin.rstrip("/") in self._allowed_origins
 
     async def _user_id(self, request: web.Request) -> str | None:
-        """An anonymous dl_ id, or one carrying the site's signed-in customer; None: forged."""
+        """An anonymous dl_ id, or one carrying the site's signed-in customer; None: forged;
+        "": not a customer id at all."""
         try:
             body = await request.json() if request.can_read_body else {}
         except ValueError:
             body = {}
         if not isinstance(body, dict) or "customerId" not in body:
             return f"{SERVER_ISSUED_PREFIX}{uuid.uuid4().hex}"
+        if not isinstance(body["customerId"], str) or not CUSTOMER_ID.fullmatch(body["customerId"]):
+            return ""
         try:
             customer_id = site_signed_customer_id(
                 str(body["customerId"]),
@@ -156,9 +169,27 @@ class WebChatEmbed:
         return sign_customer_id(customer_id, self._customer_key)
 
 
-def _client(request: web.Request) -> str:
-    forwarded = request.headers.get("X-Forwarded-For")
-    return forwarded.split(",")[0].strip() if forwarded else (request.remote or "unknown")
+def client_address(request: web.Request, trusted_proxy_hops: int) -> str:
+    """The address the outermost trusted proxy saw (or the peer's, trusting none).
+
+    Each proxy appends the address it received from, so only the last `trusted_proxy_hops`
+    entries of X-Forwarded-For were written by someone trusted; whatever comes before
+    was written by the client and proves nothing."""
+    if trusted_proxy_hops == 0:
+        return request.remote or "unknown"
+    forwarded = [
+        entry.strip()
+        for header in request.headers.getall("X-Forwarded-For", [])
+        for entry in header.split(",")
+        if entry.strip()
+    ]
+    if len(forwarded) < trusted_proxy_hops:
+        return request.remote or "unknown"  # not through every proxy: the peer itself
+    address = forwarded[-trusted_proxy_hops]
+    # App Service writes "ip:port"; IPv6 may come bracketed.
+    if address.startswith("["):
+        return address[1:].split("]")[0]
+    return address.rsplit(":", 1)[0] if address.count(":") == 1 else address
 
 
 def _attribute(value: str) -> str:

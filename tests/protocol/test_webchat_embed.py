@@ -144,3 +144,50 @@ async def test_without_a_secret_the_endpoint_says_so() -> None:
     async with serve_bot_parts(make_settings()) as (bot_url, _), aiohttp.ClientSession() as http:
         status, raw = await post_token(http, bot_url.removesuffix("/api/messages"))
     assert status == 503 and "DIRECT_LINE_SECRET" in json.loads(raw)["error"]
+
+
+async def test_a_spoofed_forwarded_address_does_not_escape_the_rate_limit() -> None:
+    async with (
+        direct_line() as (dl_url, _),
+        embed(dl_url, TOKEN_RATE_LIMIT="3/minute") as (
+            base,
+            http,
+        ),
+    ):
+        statuses = []
+        for n in range(6):
+            headers = {"X-Forwarded-For": f"198.51.100.{n}"}
+            async with http.post(f"{base}/api/directline/token", headers=headers) as response:
+                statuses.append(response.status)
+    assert statuses == [200, 200, 200, 429, 429, 429]
+
+
+async def test_behind_a_trusted_proxy_the_address_it_saw_is_the_client() -> None:
+    async with (
+        direct_line() as (dl_url, _),
+        embed(dl_url, TOKEN_RATE_LIMIT="2/minute", TRUSTED_PROXY_HOPS=1) as (base, http),
+    ):
+
+        async def token(forwarded: str) -> int:
+            headers = {"X-Forwarded-For": forwarded}
+            async with http.post(f"{base}/api/directline/token", headers=headers) as response:
+                return response.status
+
+        # The client writes whatever it likes first; the proxy appends what it saw.
+        first = [await token(f"10.0.0.{n}, 203.0.113.7:50112") for n in range(3)]
+        other_client = await token("10.0.0.1, 203.0.113.8:50113")
+    assert first == [200, 200, 429]
+    assert other_client == 200
+
+
+@pytest.mark.parametrize(
+    "customer_id", ["", "a" * 65, "crm 1001", "../admin", "crm-1001\n", 1001, ["crm-1001"]]
+)
+async def test_a_customer_id_that_is_not_one_is_a_400(customer_id: object) -> None:
+    expires = int(time.time()) + 300
+    async with direct_line() as (dl_url, seen), embed(dl_url) as (base, http):
+        body = {"customerId": customer_id, "expires": expires,
+                "signature": site_signature(str(customer_id), expires)}  # fmt: skip
+        status, raw = await post_token(http, base, body=body)
+    assert status == 400 and "customerId" in json.loads(raw)["error"]
+    assert seen == []
