@@ -48,6 +48,8 @@ log = logging.getLogger("bot")
 
 # Activities are small; anything larger is not a channel talking to us.
 MAX_ACTIVITY_BYTES = 256 * 1024
+# An Adaptive Card submit is a few levels deep; hundreds would exhaust recursion later.
+MAX_ACTIVITY_DEPTH = 32
 HEALTH_CHECK_TIMEOUT = 2.0
 
 
@@ -208,6 +210,10 @@ async def messages(request: web.Request) -> web.StreamResponse:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return _error(400, "the body is not JSON")
+    except RecursionError:
+        return _error(400, f"the activity is nested more than {MAX_ACTIVITY_DEPTH} levels deep")
+    if _nested_deeper_than(payload, MAX_ACTIVITY_DEPTH):
+        return _error(400, f"the activity is nested more than {MAX_ACTIVITY_DEPTH} levels deep")
     problem = _activity_problem(payload)
     if problem:
         return _error(400, problem)
@@ -230,14 +236,41 @@ async def messages(request: web.Request) -> web.StreamResponse:
     return web.Response(status=201)
 
 
+def _nested_deeper_than(payload: object, limit: int) -> bool:
+    """Iterative, so a hostile depth cannot overflow the check itself."""
+    stack = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _activity_problem(payload: object) -> str | None:
     if not isinstance(payload, dict):
         return "the body must be a JSON object (an activity)"
     if not isinstance(payload.get("type"), str) or not payload["type"]:
         return "the activity has no type"
     conversation = payload.get("conversation")
-    if not isinstance(conversation, dict) or not conversation.get("id"):
+    if (
+        not isinstance(conversation, dict)
+        or not isinstance(conversation.get("id"), str)
+        or not (conversation["id"])
+    ):
         return "the activity has no conversation.id"
+    for name in ("from", "recipient"):
+        account = payload.get(name)
+        if account is not None and (
+            not isinstance(account, dict) or not isinstance(account.get("id", ""), str)
+        ):
+            return f"the activity's {name} is not a channel account"
     if not isinstance(payload.get("serviceUrl"), str) or not payload["serviceUrl"]:
         return "the activity has no serviceUrl"
     if not isinstance(payload.get("channelId"), str) or not payload["channelId"]:

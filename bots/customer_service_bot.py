@@ -236,10 +236,14 @@ def channel_account(activity: Activity) -> CustomerChannelAccount | None:
     sender = activity.from_property
     if sender is None or not sender.id or not activity.channel_id:
         return None
+    # Channel data is whatever the sender wrote: only a dict with a string id is a tenant.
     channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    tenant = (channel_data.get("tenant") or {}).get("id") or getattr(
-        activity.conversation, "tenant_id", None
-    )
+    tenant_data = channel_data.get("tenant")
+    tenant = tenant_data.get("id") if isinstance(tenant_data, dict) else None
+    if not isinstance(tenant, str):
+        tenant = getattr(activity.conversation, "tenant_id", None)
+    if not isinstance(tenant, str):
+        tenant = None
     return CustomerChannelAccount(
         activity.channel_id, sender.id, getattr(sender, "aad_object_id", None), tenant
     )
@@ -284,8 +288,9 @@ def utterance(activity: Activity) -> str:
 def _messenger_payload(activity: Activity) -> str | None:
     if activity.channel_id != "facebook" or not isinstance(activity.channel_data, dict):
         return None
-    message = activity.channel_data.get("message") or {}
-    for holder in (activity.channel_data.get("postback"), message.get("quick_reply")):
+    message = activity.channel_data.get("message")
+    quick_reply = message.get("quick_reply") if isinstance(message, dict) else None
+    for holder in (activity.channel_data.get("postback"), quick_reply):
         if isinstance(holder, dict) and isinstance(holder.get("payload"), str):
             return holder["payload"].strip() or None
     return None

@@ -102,6 +102,13 @@ async def test_a_restart_keeps_the_customers_last_order(sqlite_settings: Setting
         assert texts(await conversation.say("yes")) == [STATUS_123456]
 
 
+def nested(depth: int) -> object:
+    value: object = "123456"
+    for _ in range(depth):
+        value = {"a": [value]} if depth % 2 else [value]
+    return value
+
+
 def stored_keys(settings: Settings) -> list[str]:
     with sqlite3.connect(Path(settings.DATA_DIR) / SqliteDocumentStore.FILE_NAME) as db:
         return sorted(key for (key,) in db.execute("SELECT key FROM documents"))
@@ -128,6 +135,12 @@ async def test_bad_requests_get_a_4xx_touch_no_state_and_the_bot_keeps_serving(
              json.dumps({**good, "timestamp": "yesterday"}).encode(), 400),
             ("over 256 KiB", "application/json",
              json.dumps({**good, "text": "x" * (300 * 1024)}).encode(), 413),
+            ("10,000 nested arrays", "application/json", b"[" * 10_000 + b"]" * 10_000, 400),
+            ("value 900 deep", "application/json",
+             json.dumps({**good, "value": nested(900)}).encode(), 400),
+            ("from as text", "application/json", json.dumps({**good, "from": "me"}).encode(), 400),
+            ("conversation id a number", "application/json",
+             json.dumps({**good, "conversation": {"id": 7}}).encode(), 400),
         ]  # fmt: skip
         async with aiohttp.ClientSession() as http:
             for name, content_type, body, status in cases:
@@ -287,3 +300,27 @@ async def test_an_oversized_order_answer_is_an_apology_not_a_reply(answer: str) 
         async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
             said = texts(await channel.conversation().say("where is order 123456?"))
     assert said == [replies.ORDER_SYSTEM_DOWN.text]
+
+
+@pytest.mark.parametrize(
+    ("channel_id", "channel_data"),
+    [
+        ("msteams", {"tenant": "contoso"}),
+        ("msteams", {"tenant": ["contoso"]}),
+        ("msteams", {"tenant": {"id": {"nested": True}}}),
+        ("facebook", {"message": "hello"}),
+        ("facebook", {"message": ["hello"], "postback": "x"}),
+        ("webchat", "just text"),
+    ],
+)
+async def test_channel_data_of_the_wrong_shape_gets_a_normal_answer(
+    channel_id: str, channel_data: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serve_bot(make_settings()) as bot_url, LocalChannel(bot_url, channel_id) as channel:
+        said = texts(
+            await channel.conversation().say("where is order 123456", channelData=channel_data)
+        )
+    assert said == [STATUS_123456]
+    assert "Traceback" not in caplog.text and not [
+        r for r in caplog.records if r.levelname == "ERROR"
+    ]
