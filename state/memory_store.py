@@ -1,7 +1,11 @@
 """Documents in process memory: for tests and throwaway runs (STORAGE=memory).
 
 Documents are kept as JSON text, so what a turn reads is never the object
-another turn holds, exactly as with a real database.
+another turn holds, exactly as with a real database. A document is dropped
+once its time-to-live has passed: every so many writes (as many as there
+are documents, at least 1,000) the store sweeps out what has expired, so a
+sweep costs a constant per write and the process holds what is live plus at
+most one sweep's worth.
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from state.documents import DocumentExists, DocumentWrite, EtagConflict, StoredDocument
+
+_MIN_SWEEP_WRITES = 1000
 
 
 @dataclass(frozen=True)
@@ -29,8 +35,10 @@ class MemoryDocumentStore:
     # Several documents in one write() are written all or none.
     writes_atomically = True
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._entries: dict[str, _Entry] = {}
+        self._writes_since_sweep = 0
+        self._clock = clock
 
     async def open(self) -> None:
         pass
@@ -39,7 +47,7 @@ class MemoryDocumentStore:
         pass
 
     async def read(self, keys: Iterable[str]) -> dict[str, StoredDocument]:
-        now = time.time()
+        now = self._clock()
         found = {}
         for key in keys:
             entry = self._entries.get(key)
@@ -48,7 +56,10 @@ class MemoryDocumentStore:
         return found
 
     async def write(self, writes: Mapping[str, DocumentWrite]) -> dict[str, str]:
-        now = time.time()
+        now = self._clock()
+        self._writes_since_sweep += 1
+        if self._writes_since_sweep >= max(_MIN_SWEEP_WRITES, len(self._entries)):
+            self._sweep(now)
         # Check every precondition before changing anything: all or none.
         for key, write in writes.items():
             entry = self._entries.get(key)
@@ -63,6 +74,10 @@ class MemoryDocumentStore:
             expires_at = now + write.ttl if write.ttl else None
             self._entries[key] = _Entry(json.dumps(write.data), etags[key], expires_at)
         return etags
+
+    def _sweep(self, now: float) -> None:
+        self._entries = {key: entry for key, entry in self._entries.items() if entry.live(now)}
+        self._writes_since_sweep = 0
 
     async def delete(self, keys: Iterable[str]) -> None:
         for key in keys:

@@ -15,8 +15,9 @@ from aiohttp import web
 from bots import adapter
 from channels import replies
 from config import Settings
+from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
-from tests.conftest import make_settings, order_system, serve, serve_bot, texts
+from tests.conftest import make_settings, order_system, serve, serve_bot, serve_bot_parts, texts
 from tools.local_channel import TEAMS_TENANT, ChannelUser, LocalChannel
 
 STATUS_123456 = "Your order 123456 is out for delivery and expected by 1 PM today."
@@ -324,3 +325,27 @@ async def test_channel_data_of_the_wrong_shape_gets_a_normal_answer(
     assert "Traceback" not in caplog.text and not [
         r for r in caplog.records if r.levelname == "ERROR"
     ]
+
+
+async def test_the_memory_store_lets_go_of_what_has_expired() -> None:
+    settings = make_settings(CONVERSATION_STATE_TTL=1, CUSTOMER_STATE_TTL=1)
+    async with (
+        serve_bot_parts(settings) as (bot_url, parts),
+        LocalChannel(bot_url) as channel,
+    ):
+        for _ in range(20):
+            await channel.conversation().say("where is order 123456")
+        documents = parts.documents
+        assert isinstance(documents, MemoryDocumentStore)
+        customers_held = [key for key in documents._entries if key.startswith("customers/")]
+        assert len(customers_held) == 20
+        await asyncio.sleep(1.1)
+        # Enough turns to pass one sweep's worth of writes.
+        conversation = channel.conversation()
+        writes = documents._writes_since_sweep
+        while documents._writes_since_sweep >= writes:  # until the count starts again
+            writes = documents._writes_since_sweep
+            await conversation.say("hi")
+        now = time.time()
+        assert all(entry.live(now) for entry in documents._entries.values())
+        assert not set(customers_held) & set(documents._entries)
