@@ -40,6 +40,7 @@ from state.customer_context import CustomerContextAccessor, CustomerState
 from state.documents import DocumentStore, StorageError
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
+from state.storage_health import StorageHealth
 from state.turn_state import TurnState
 from state.wire import from_json
 from webchat.embed import WebChatEmbed
@@ -69,6 +70,7 @@ class BotParts:
     documents: DocumentStore
     orders: OrderService
     identity: IdentityService
+    storage_health: StorageHealth
     resources: list[Resource] = field(default_factory=list)
 
 
@@ -112,7 +114,8 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         clock,
     )
     # The customer's state first: see TurnState.
-    turn_state = TurnState(storage, customer_state, conversation_state)
+    storage_health = StorageHealth()
+    turn_state = TurnState(storage, customer_state, conversation_state, health=storage_health)
     bot = CustomerServiceBot(
         turn_state,
         conversation_state,
@@ -122,7 +125,16 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         clock,
         settings.allowed_teams_tenants,
     )
-    return BotParts(bot, conversation_state, customer_state, documents, orders, identity, resources)
+    return BotParts(
+        bot,
+        conversation_state,
+        customer_state,
+        documents,
+        orders,
+        identity,
+        storage_health,
+        resources,
+    )
 
 
 def _document_store(settings: Settings) -> DocumentStore:
@@ -145,7 +157,7 @@ def _document_store(settings: Settings) -> DocumentStore:
 def create_app(settings: Settings, clock: Clock = system_clock) -> web.Application:
     parts = build_bot(settings, clock)
     adapter = LeanCloudAdapter(ChannelAuthentication(settings))
-    adapter.on_turn_error = turn_error_handler(parts.conversation_state)
+    adapter.on_turn_error = turn_error_handler(parts.conversation_state, parts.storage_health)
 
     app = web.Application(client_max_size=MAX_ACTIVITY_BYTES, middlewares=[_json_errors])
     app[BOT_PARTS] = parts
@@ -284,11 +296,15 @@ def _activity_problem(payload: object) -> str | None:
 
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz: 200 when a turn can be served, 503 naming the part that cannot."""
+    parts = request.app[BOT_PARTS]
     try:
-        await asyncio.wait_for(request.app[BOT_PARTS].documents.check(), HEALTH_CHECK_TIMEOUT)
+        await asyncio.wait_for(parts.documents.check(), HEALTH_CHECK_TIMEOUT)
     except (StorageError, TimeoutError) as error:
         log.warning("health check: storage unreachable: %s", error)
         return web.json_response({"status": "unavailable", "storage": "unreachable"}, status=503)
+    if parts.storage_health.failing:
+        log.warning("health check: the last turns could not save their state")
+        return web.json_response({"status": "unavailable", "storage": "failing"}, status=503)
     return web.json_response({"status": "ok", "storage": "ok"})
 
 

@@ -67,6 +67,7 @@ class SqliteDocumentStore:
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._writes_since_purge = 0
+        self._file_identity: tuple[int, int] | None = None
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-state")
@@ -98,7 +99,7 @@ class SqliteDocumentStore:
             await self._run(self._delete, keys)
 
     async def check(self) -> None:
-        await self._run(lambda: self._db.execute("SELECT key FROM documents LIMIT 1").fetchall())
+        await self._run(self._probe)
 
     # --- on the store's thread -------------------------------------------------
 
@@ -106,7 +107,27 @@ class SqliteDocumentStore:
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:
             raise StorageUnavailable("the SQLite store is not open")
+        if self._file_identity != _identity(self.path):
+            # A new empty file in its place would silently forget every customer: stop instead.
+            raise StorageUnavailable(
+                f"the state file {self.path} was deleted or replaced while the bot ran; "
+                "restore it and restart the bot"
+            )
         return self._connection
+
+    def _probe(self) -> None:
+        """A real write and read, as a turn does: a corrupt file or a full disk fails here."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(_UPSERT, {"key": "health/probe", "etag": uuid.uuid4().hex, "body": "{}",
+                                 "updated_at": datetime.now(UTC).isoformat(),
+                                 "expires_at": time.time() + 60})  # fmt: skip
+            db.execute("SELECT body FROM documents WHERE key = 'health/probe'").fetchall()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,6 +139,7 @@ class SqliteDocumentStore:
         if "expires_at" not in columns:  # a file from before state expired
             connection.execute("ALTER TABLE documents ADD COLUMN expires_at REAL")
         self._connection = connection
+        self._file_identity = _identity(self.path)
         self._purge()
 
     def _purge(self) -> None:
@@ -184,3 +206,11 @@ class SqliteDocumentStore:
             raise StorageUnavailable(f"SQLite did not answer within {self._timeout} s") from None
         except (sqlite3.Error, OSError) as error:
             raise StorageUnavailable(f"SQLite at {self.path}: {error}") from error
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino

@@ -30,6 +30,7 @@ from state import codec
 from state.bot_storage import BotStorage
 from state.documents import DocumentExists, DocumentWrite, EtagConflict, StoredDocument
 from state.keyed_locks import KeyedLocks
+from state.storage_health import StorageHealth
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,16 @@ def discard_changes(turn_context: TurnContext) -> None:
 
 
 class TurnState:
-    def __init__(self, storage: BotStorage, *states: BotState) -> None:
+    def __init__(
+        self, storage: BotStorage, *states: BotState, health: StorageHealth | None = None
+    ) -> None:
         # Where documents are written one at a time (Cosmos DB), in this order: the customer's
         # state before the conversation's, so a failure between the two loses the dialog
         # step, not what was learned.
         self._storage = storage
         self._states = states
         self._locks = KeyedLocks()
+        self.health = health or StorageHealth()
 
     def _keyed(self, turn_context: TurnContext) -> list[tuple[BotState, str]]:
         """The states this activity has, with their keys (an activity without a sender,
@@ -131,6 +135,7 @@ class TurnState:
             batches = [[key] for key in pending]
         for batch in batches:
             await self._write_batch(turn_context, {key: pending[key] for key in batch}, rebase)
+        self.health.saved()
 
     async def _write_batch(
         self,

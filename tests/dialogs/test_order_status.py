@@ -34,7 +34,9 @@ class Customer:
         self.adapter = TestAdapter(
             self.parts.bot.on_turn, ConversationReference(channel_id=channel_id)
         )
-        self.adapter.on_turn_error = turn_error_handler(self.parts.conversation_state)
+        self.adapter.on_turn_error = turn_error_handler(
+            self.parts.conversation_state, self.parts.storage_health
+        )
 
     async def send(self, activity: Activity) -> list[Activity]:
         await self.adapter.receive_activity(activity)
