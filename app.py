@@ -115,7 +115,13 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
     )
     # The customer's state first: see TurnState.
     storage_health = StorageHealth()
-    turn_state = TurnState(storage, customer_state, conversation_state, health=storage_health)
+    turn_state = TurnState(
+        storage,
+        customer_state,
+        conversation_state,
+        health=storage_health,
+        lease=settings.ACTIVITY_LEASE_SECONDS,
+    )
     bot = CustomerServiceBot(
         turn_state,
         conversation_state,

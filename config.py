@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     CONVERSATION_STATE_TTL: int = Field(7 * 24 * 3600, ge=0)
     CUSTOMER_STATE_TTL: int = Field(365 * 24 * 3600, ge=0)
 
+    # Seconds a turn holds its activity: a redelivery after a crash is answered once this has
+    # passed, a redelivery during a live turn is not. Keep it under Teams' 15 s redelivery.
+    ACTIVITY_LEASE_SECONDS: float = Field(12.0, gt=0, le=14)
+
     ORDER_API_URL: AnyHttpUrl | None = None
     ORDER_API_KEY: SecretStr | None = None
 

@@ -9,7 +9,8 @@
   property this turn changed takes this turn's value; the rest keep the fresh
   value. A turn that has sent nothing yet is simply run again on fresh state.
 - An activity delivered again (same id: Teams redelivers after 15 s) is claimed
-  once with a create-only document and not processed a second time.
+  once with a create-only document and not processed a second time; the claim is a
+  lease until the turn's state is saved, so a crash mid-turn does not lose it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botbuilder.core import BotState, TurnContext
@@ -39,10 +40,14 @@ Replay = Callable[[Any], Any]  # a property's fresh JSON -> with this turn's cha
 # Bounded: after this many conflicts in a row the turn fails (and apologises).
 MAX_REBASES = 5
 CLAIM_TTL = 24 * 3600
+# Seconds a turn holds its activity before a redelivery may take it over: inside Teams' 15 s,
+# so Teams' redelivery after a crash is answered, and past the turn's own deadlines.
+ACTIVITY_LEASE = 12.0
 
 _BASE = "turnState.base"  # each key's properties as loaded, as JSON
 _REPLAYS = "turnState.replays"
 _DISCARDED = "turnState.discarded"
+_CLAIM = "turnState.claim"
 
 
 def replay_on_conflict(turn_context: TurnContext, property_name: str, replay: Replay) -> None:
@@ -57,7 +62,11 @@ def discard_changes(turn_context: TurnContext) -> None:
 
 class TurnState:
     def __init__(
-        self, storage: BotStorage, *states: BotState, health: StorageHealth | None = None
+        self,
+        storage: BotStorage,
+        *states: BotState,
+        health: StorageHealth | None = None,
+        lease: float = ACTIVITY_LEASE,
     ) -> None:
         # Where documents are written one at a time (Cosmos DB), in this order: the customer's
         # state before the conversation's, so a failure between the two loses the dialog
@@ -66,6 +75,7 @@ class TurnState:
         self._states = states
         self._locks = KeyedLocks()
         self.health = health or StorageHealth()
+        self._lease = lease
 
     def _keyed(self, turn_context: TurnContext) -> list[tuple[BotState, str]]:
         """The states this activity has, with their keys (an activity without a sender,
@@ -82,21 +92,51 @@ class TurnState:
             yield
 
     async def claim(self, turn_context: TurnContext) -> bool:
-        """False when this activity was already taken by an earlier delivery."""
+        """False when this activity was answered already, or is being answered now.
+
+        A claim is a lease until it is marked answered, together with the turn's state: a
+        process killed mid-turn leaves a lease that runs out, and the channel's redelivery
+        (Teams: after 15 s) is then answered once."""
         activity = turn_context.activity
         if not activity.id or not activity.conversation:
             return True
         # Hashed: a claim outlives "forget me" by a day and must not name the conversation.
         named = f"{activity.channel_id}|{activity.conversation.id}|{activity.id}"
         key = f"activities/{hashlib.sha256(named.encode()).hexdigest()[:40]}"
-        claim = {"claimedAt": datetime.now(UTC).isoformat()}
+        now = datetime.now(UTC)
+        lease = {"leaseUntil": (now + timedelta(seconds=self._lease)).isoformat()}
         try:
             await self._storage.documents.write(
-                {key: DocumentWrite(claim, create_only=True, ttl=CLAIM_TTL)}
+                {key: DocumentWrite(lease, create_only=True, ttl=CLAIM_TTL)}
             )
         except DocumentExists:
-            return False
+            if not await self._take_over(key, lease, now):
+                return False
+        turn_context.turn_state[_CLAIM] = key
         return True
+
+    async def _take_over(self, key: str, lease: dict, now: datetime) -> bool:
+        """The claim of a turn that was never answered, once its lease has run out."""
+        held = (await self._storage.documents.read([key])).get(key)
+        if held is None or held.data.get("answered"):
+            return False
+        lease_until = held.data.get("leaseUntil")
+        if lease_until is None or datetime.fromisoformat(lease_until) > now:
+            return False  # being answered right now
+        try:
+            await self._storage.documents.write(
+                {key: DocumentWrite(lease, if_match=held.etag, ttl=CLAIM_TTL)}
+            )
+        except EtagConflict:
+            return False  # another delivery took it over first
+        log.warning("activity claimed by a turn that never finished (a crash?): answering it")
+        return True
+
+    def _answered(self, turn_context: TurnContext) -> dict[str, DocumentWrite]:
+        key = turn_context.turn_state.get(_CLAIM)
+        if key is None:
+            return {}
+        return {key: DocumentWrite({"answered": True}, ttl=CLAIM_TTL)}
 
     async def load(self, turn_context: TurnContext) -> None:
         """Reads every state of the turn in one storage call."""
@@ -116,6 +156,7 @@ class TurnState:
         """Writes what changed, in one storage call; on a conflict rebases the document that
         changed under the turn and writes again (or, with rebase=False, raises)."""
         if turn_context.turn_state.get(_DISCARDED):
+            await self._storage.documents.write(self._answered(turn_context))
             return
         pending: dict[str, tuple[CachedBotState, dict, str]] = {}
         for state, key in self._keyed(turn_context):
@@ -129,12 +170,14 @@ class TurnState:
         # One call where the store writes several documents all or none (SQLite, memory);
         # one document a call where it cannot (Cosmos DB), so a conflict never hides
         # which writes already happened.
+        answered = self._answered(turn_context)
         if self._storage.documents.writes_atomically:
-            batches = [list(pending)]
+            # The activity is marked answered in the same transaction as its turn's state.
+            await self._write_batch(turn_context, pending, rebase, also=answered)
         else:
-            batches = [[key] for key in pending]
-        for batch in batches:
-            await self._write_batch(turn_context, {key: pending[key] for key in batch}, rebase)
+            for key in pending:
+                await self._write_batch(turn_context, {key: pending[key]}, rebase)
+            await self._storage.documents.write(answered)
         self.health.saved()
 
     async def _write_batch(
@@ -142,12 +185,13 @@ class TurnState:
         turn_context: TurnContext,
         pending: dict[str, tuple[CachedBotState, dict, str]],
         rebase: bool,
+        also: dict[str, DocumentWrite] | None = None,
     ) -> None:
         for attempt in range(MAX_REBASES + 1):
             try:
                 etags = await self._storage.documents.write(
-                    {key: self._document(key, cached.state, current)
-                     for key, (cached, current, _) in pending.items()}
+                    {**{key: self._document(key, cached.state, current)
+                        for key, (cached, current, _) in pending.items()}, **(also or {})}
                 )  # fmt: skip
             except EtagConflict as conflict:
                 if not rebase or attempt == MAX_REBASES or conflict.key not in pending:
