@@ -20,6 +20,7 @@ from botbuilder.schema import Activity
 from pydantic import SecretStr
 
 from bots.adapter import ChannelAuthentication, LeanCloudAdapter
+from bots.channel_tokens import ChannelTokenValidator
 from bots.customer_service_bot import CustomerServiceBot
 from bots.turn_errors import turn_error_handler
 from config import ConfigError, Settings, load_settings
@@ -162,7 +163,15 @@ def _document_store(settings: Settings) -> DocumentStore:
 
 def create_app(settings: Settings, clock: Clock = system_clock) -> web.Application:
     parts = build_bot(settings, clock)
-    adapter = LeanCloudAdapter(ChannelAuthentication(settings))
+    tokens = None
+    if settings.auth_enabled:
+        tokens = ChannelTokenValidator(
+            settings.MicrosoftAppId,
+            settings.MicrosoftAppTenantId,
+            str(settings.CHANNEL_OPENID_METADATA_URL),
+            str(settings.EMULATOR_OPENID_METADATA_URL),
+        )
+    adapter = LeanCloudAdapter(ChannelAuthentication(settings, tokens))
     adapter.on_turn_error = turn_error_handler(parts.conversation_state, parts.storage_health)
 
     app = web.Application(client_max_size=MAX_ACTIVITY_BYTES, middlewares=[_json_errors])
@@ -171,14 +180,16 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     resources: list[Resource] = [adapter, *parts.resources]
-    tokens = None
+    if tokens is not None:
+        resources.append(tokens)
+    direct_line = None
     if settings.DIRECT_LINE_SECRET is not None:
-        tokens = DirectLineTokens(
+        direct_line = DirectLineTokens(
             str(settings.DIRECT_LINE_ENDPOINT), settings.DIRECT_LINE_SECRET.get_secret_value()
         )
-        resources.append(tokens)
+        resources.append(direct_line)
     WebChatEmbed(
-        tokens,
+        direct_line,
         direct_line_endpoint=str(settings.DIRECT_LINE_ENDPOINT),
         allowed_origins=settings.allowed_origins,
         site_signing_key=_secret(settings.SITE_SIGNING_KEY),
@@ -354,6 +365,14 @@ async def gunicorn_app() -> web.Application:
     """Azure App Service's start command:
     gunicorn app:gunicorn_app --bind 0.0.0.0:8000 --worker-class aiohttp.GunicornWebWorker"""
     settings = _settings_or_exit()
+    if not settings.auth_enabled and not settings.ALLOW_UNAUTHENTICATED:
+        # gunicorn binds every interface (0.0.0.0 on App Service), whatever HOST says.
+        print(
+            "Cannot start: set MicrosoftAppId (and its password), or ALLOW_UNAUTHENTICATED=true:"
+            " served by gunicorn with auth off, anyone may post as any channel",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     start_logging(settings)
     return create_app(settings)
 
@@ -364,12 +383,23 @@ def main() -> None:
     host = "localhost" if settings.HOST in ("127.0.0.1", "::1") else settings.HOST
     endpoint = f"http://{host}:{settings.PORT}/api/messages"
 
+    if settings.auth_enabled:
+        auth = (
+            f"Auth is ON: only activities with a channel token for app {settings.MicrosoftAppId}"
+            f" are served.\n  In the Emulator, give this app id and its password."
+        )
+    else:
+        auth = (
+            "Auth is OFF (MicrosoftAppId is empty): anyone who reaches this address may post."
+            "\n  In the Emulator, leave the app id and password empty."
+        )
+
     def announce(_: str) -> None:
         print(
             f"The bot is listening at {endpoint}\n"
             f"  Talk to it:  make chat   (in another terminal)\n"
             f"  or open the Bot Framework Emulator and connect to {endpoint}\n"
-            f"  (no app id or password while MicrosoftAppId is empty)\n"
+            f"{auth}\n"
             f"Stop with Ctrl+C.",
             flush=True,
         )

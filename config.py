@@ -16,6 +16,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 # App Service's own settings, which the deployment templates also write; the bot does not read
@@ -44,6 +45,18 @@ class Settings(BaseSettings):
     MicrosoftAppPassword: SecretStr = SecretStr("")
     MicrosoftAppType: str = "MultiTenant"
     MicrosoftAppTenantId: str = ""
+    # With auth off anyone who can reach the bot may post as any channel and make it post
+    # anywhere: allowed on loopback only, unless this says otherwise (e.g. behind a gateway
+    # that authenticates).
+    ALLOW_UNAUTHENTICATED: bool = False
+
+    # Where the signing keys of channel and Emulator tokens are published (public Azure).
+    CHANNEL_OPENID_METADATA_URL: AnyHttpUrl = AnyHttpUrl(
+        "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    )
+    EMULATOR_OPENID_METADATA_URL: AnyHttpUrl = AnyHttpUrl(
+        "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
+    )
 
     STORAGE: Literal["sqlite", "memory", "cosmos"] = "sqlite"
     DATA_DIR: Path = Path("./data")
@@ -148,6 +161,19 @@ class Settings(BaseSettings):
         if self.STORAGE == "cosmos" and self.COSMOS_ENDPOINT is None:
             raise ValueError("set COSMOS_ENDPOINT: STORAGE=cosmos needs the account's endpoint")
         return self
+
+    @model_validator(mode="after")
+    def _no_open_bot(self) -> Settings:
+        if not self.auth_enabled and not self.ALLOW_UNAUTHENTICATED and not self.on_loopback:
+            raise ValueError(
+                f"set MicrosoftAppId (and its password), or ALLOW_UNAUTHENTICATED=true: "
+                f"HOST={self.HOST} with auth off lets anyone on the network post as any channel"
+            )
+        return self
+
+    @property
+    def on_loopback(self) -> bool:
+        return self.HOST in LOOPBACK_HOSTS
 
     @model_validator(mode="after")
     def _auth_is_complete(self) -> Settings:

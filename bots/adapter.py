@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from asyncio import sleep
+from urllib.parse import quote
 
 import aiohttp
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import Activity, ActivityTypes, ResourceResponse
+from botbuilder.schema import Activity, ActivityTypes, CallerIdConstants, ResourceResponse
 from botframework.connector import Channels
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
@@ -30,7 +31,10 @@ from botframework.connector.auth import (
     ConnectorFactory,
     UserTokenClient,
 )
+from cachetools import LRUCache
+from yarl import URL
 
+from bots.channel_tokens import ChannelTokenValidator
 from state.wire import to_json
 
 log = logging.getLogger(__name__)
@@ -39,21 +43,39 @@ log = logging.getLogger(__name__)
 # to 90 s, far past Teams' 15 s turn. Two tries of 4 s bound a reply; the turn error handler logs.
 CONNECTOR_TIMEOUT = 4.0
 CONNECTOR_RETRIES = 1
+# Connector clients kept for reuse, least recently used dropped first: one per channel
+# service URL in practice; with auth off, any caller can name a new one.
+MAX_CONNECTORS = 256
 
 
 class ChannelAuthentication(ConfigurationBotFrameworkAuthentication):
-    """botbuilder's authentication from Settings, with its clients built once and bounded."""
+    """botbuilder's authentication from Settings, with its clients built once and bounded,
+    and tokens checked by our own non-blocking validator (bots/channel_tokens.py)."""
 
-    def __init__(self, configuration: object) -> None:
+    def __init__(self, configuration: object, tokens: ChannelTokenValidator | None) -> None:
         super().__init__(configuration)
-        self._connectors: dict[tuple[str, str | None], ConnectorClient] = {}
+        # None: auth is off (no MicrosoftAppId); every activity is anonymous.
+        self._tokens = tokens
+        self._connectors: LRUCache[tuple[str, str | None], ConnectorClient] = LRUCache(
+            maxsize=MAX_CONNECTORS
+        )
         self._user_token_clients: dict[str | None, UserTokenClient] = {}
 
     async def authenticate_request(
         self, activity: Activity, auth_header: str
     ) -> AuthenticateRequestResult:
+        if self._tokens is None:
+            # Auth off: botbuilder would still check a token that is sent, fetching its keys
+            # on the event loop. Any header proves nothing here, so none is looked at.
+            result = await super().authenticate_request(activity, "")
+        else:
+            claims = await self._tokens.validate(auth_header, activity)
+            result = AuthenticateRequestResult()
+            result.claims_identity = claims
+            result.audience = self.get_originating_audience()
+            result.caller_id = CallerIdConstants.public_azure_channel
+            result.connector_factory = super().create_connector_factory(claims)
         # The connector a turn replies through comes with the authentication result.
-        result = await super().authenticate_request(activity, auth_header)
         if result.connector_factory is not None:
             result.connector_factory = _ReusedConnectors(result.connector_factory, self._connectors)
         return result
@@ -74,7 +96,7 @@ class ChannelAuthentication(ConfigurationBotFrameworkAuthentication):
 
 class _ReusedConnectors(ConnectorFactory):
     def __init__(
-        self, inner: ConnectorFactory, clients: dict[tuple[str, str | None], ConnectorClient]
+        self, inner: ConnectorFactory, clients: LRUCache[tuple[str, str | None], ConnectorClient]
     ) -> None:
         self._inner = inner
         self._clients = clients
@@ -135,10 +157,11 @@ class LeanCloudAdapter(CloudAdapter):
         self, activity: Activity, connector: ConnectorClient | None
     ) -> ResourceResponse:
         assert self._session is not None
-        conversation = activity.conversation.id
+        # Ids come from the channel's activity: encoded, so none can reach another path.
+        conversation = quote(activity.conversation.id, safe="")
         url = f"{activity.service_url.rstrip('/')}/v3/conversations/{conversation}/activities"
         if activity.reply_to_id:
-            url += f"/{activity.reply_to_id}"
+            url += f"/{quote(activity.reply_to_id, safe='')}"
         headers = {"Content-Type": "application/json"}
         authorization = await _authorization(connector)
         if authorization:
@@ -146,7 +169,9 @@ class LeanCloudAdapter(CloudAdapter):
         body = to_json(activity)
         for attempt in range(CONNECTOR_RETRIES + 1):
             try:
-                async with self._session.post(url, json=body, headers=headers) as response:
+                async with self._session.post(
+                    URL(url, encoded=True), json=body, headers=headers
+                ) as response:
                     if response.status >= 500 and attempt < CONNECTOR_RETRIES:
                         continue
                     if response.status >= 300:

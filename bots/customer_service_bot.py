@@ -34,6 +34,8 @@ from state.turn_state import TurnState
 log = logging.getLogger(__name__)
 
 ROSTER_LOOKUP_TIMEOUT = 3.0
+# Welcomes sent for one conversationUpdate, however many members it adds.
+MAX_WELCOMES = 10
 _IDENTITY_REPLY = "identityReply"
 _REMEMBERED_CUSTOMER = "customerRemembered"
 _LINK_REPLIES = {
@@ -144,9 +146,12 @@ class CustomerServiceBot(ActivityHandler):
         self, members_added: list[ChannelAccount], turn_context: TurnContext
     ) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        for member in members_added:
-            if member.id != bot_id:
-                await self._welcome(turn_context, member.id)
+        people = [member for member in members_added if member.id and member.id != bot_id]
+        if len(people) > MAX_WELCOMES:
+            # A team of thousands joining at once is greeted in the channel, not one by one.
+            log.info("%d members added at once: welcoming the first %d", len(people), MAX_WELCOMES)
+        for member in people[:MAX_WELCOMES]:
+            await self._welcome(turn_context, member.id)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         # Teams: the app was installed for this user or team.

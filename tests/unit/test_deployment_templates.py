@@ -217,7 +217,12 @@ def test_the_start_command_serves_the_bot(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [str(gunicorn), *arguments, "--chdir", str(ROOT)],
         cwd=tmp_path,
-        env={"PATH": str(gunicorn.parent), "STORAGE": "memory", "HOME": str(tmp_path)},
+        env={
+            "PATH": str(gunicorn.parent),
+            "STORAGE": "memory",
+            "HOME": str(tmp_path),
+            "ALLOW_UNAUTHENTICATED": "true",
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
