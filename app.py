@@ -109,7 +109,13 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
 
     dialog = MainDialog(
         RuleRecognizer(),
-        OrderStatusDialog(orders, customer_contexts, clock),
+        OrderStatusDialog(
+            orders,
+            customer_contexts,
+            clock,
+            conversation_state.create_property("orderMisses"),
+            proof_required=settings.ORDER_PROOF_REQUIRED,
+        ),
         customer_contexts,
         identity,
         clock,

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
 
     ORDER_API_URL: AnyHttpUrl | None = None
     ORDER_API_KEY: SecretStr | None = None
+    # true: before an order's details are shown, the customer gives the email or postcode on
+    # it (once per order). false: the order number alone is enough (see README).
+    ORDER_PROOF_REQUIRED: bool = False
 
     # Teams tenants (directory ids, comma-separated) whose users may talk to the bot; empty: all.
     TEAMS_ALLOWED_TENANTS: str = ""

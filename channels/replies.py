@@ -92,6 +92,19 @@ def offer_recent_order(order_number: str) -> Reply:
     return Reply(f"Is this about order {order_number}?", YES_NO)
 
 
+ORDER_LOOKUPS_PAUSED = Reply(
+    "I couldn't find several of the order numbers given here, so for everyone's privacy I've "
+    'paused order lookups for an hour. Type "agent" to talk to a person.'
+)
+ASK_ORDER_PROOF = Reply(
+    "To keep orders private: what's the email address or postcode on the order?"
+)
+ORDER_PROOF_REFUSED = Reply(
+    "Sorry, that doesn't match the order, so I can't share its details here. "
+    'Type "agent" to talk to a person.'
+)
+
+
 def order_not_found(order_number: str) -> Reply:
     return Reply(
         f"I couldn't find an order with the number {order_number}. "

@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_camel
 RECENT_ORDER_WINDOW = timedelta(days=30)
 # A task begun or an order looked up within this long is offered on another channel.
 RESUME_WINDOW = timedelta(hours=24)
+MAX_VERIFIED_ORDERS = 20
 
 
 class _Model(BaseModel):
@@ -59,6 +60,10 @@ class CustomerContext(_Model):
     message_count: int = 0
     # Link codes issued to this customer (they expire in minutes; "forget me" deletes them).
     link_codes: list[str] = Field(default_factory=list)
+    # Order numbers looked up that did not exist (or whose proof did not match), for the limit.
+    order_misses: list[datetime] = Field(default_factory=list)
+    # Orders this customer proved are theirs (ORDER_PROOF_REQUIRED), newest last.
+    verified_orders: list[str] = Field(default_factory=list)
 
     # --- reading ---------------------------------------------------------------
 
@@ -105,6 +110,16 @@ class CustomerContext(_Model):
     def remember_order(self, order_number: str, at: datetime, channel: str) -> None:
         self.last_order_number, self.last_order_at = order_number, at
         self.last_order_channel = channel
+
+    def record_order_miss(self, at: datetime, window: timedelta) -> None:
+        self.order_misses = [*(t for t in self.order_misses if at - t < window), at]
+
+    def order_misses_within(self, now: datetime, window: timedelta) -> int:
+        return sum(1 for t in self.order_misses if now - t < window)
+
+    def verify_order(self, order_number: str) -> None:
+        kept = [n for n in self.verified_orders if n != order_number]
+        self.verified_orders = [*kept, order_number][-MAX_VERIFIED_ORDERS:]
 
     def prefer_language(self, language: str) -> None:
         self.preferences.language = language
@@ -177,5 +192,8 @@ def merge_contexts(newer: CustomerContext, older: CustomerContext) -> CustomerCo
         if account not in merged.last_inbound_at or at > merged.last_inbound_at[account]:
             merged.last_inbound_at[account] = at
     merged.consents = {**older.consents, **newer.consents}
+    # Joining accounts never clears a limit, and keeps what either proved.
+    merged.order_misses = sorted({*newer.order_misses, *older.order_misses})
+    merged.verified_orders = list(dict.fromkeys([*older.verified_orders, *newer.verified_orders]))
     merged.message_count = newer.message_count + older.message_count
     return merged

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from botbuilder.core import TurnContext
+from datetime import datetime
+
+from botbuilder.core import StatePropertyAccessor, TurnContext
 from botbuilder.dialogs import (
     ComponentDialog,
     DialogInstance,
@@ -21,7 +23,15 @@ from channels import replies
 from dialogs.clock import Clock, customer_now
 from dialogs.handoff import request_person
 from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
-from services.orders import OrderNotFound, OrderService, OrderServiceUnavailable, find_order_number
+from services.orders import (
+    MAX_ORDER_MISSES,
+    ORDER_MISS_WINDOW,
+    Order,
+    OrderNotFound,
+    OrderService,
+    OrderServiceUnavailable,
+    find_order_number,
+)
 from state.customer_context import CustomerContextAccessor
 
 # After this many answers without an order number, offer a person instead of asking again.
@@ -32,10 +42,12 @@ ORDER_NUMBER = "orderNumber"
 SKIP_RECENT_ORDER = "skipRecentOrder"
 
 _ORDER_NUMBER_PROMPT = "OrderStatusDialog.orderNumber"
+_PROOF_PROMPT = "OrderStatusDialog.proof"
 _YES_OR_ORDER_NUMBER_PROMPT = "OrderStatusDialog.yesOrOrderNumber"
 _YES_NO_PROMPT = "OrderStatusDialog.yesNo"
 _RECENT, _OFFERED = "recentOrder", "offered"
-_OFFERED_PERSON, _OFFERED_RETRY = "person", "retry"
+_OFFERED_PERSON, _OFFERED_RETRY, _ASKED_PROOF = "person", "retry", "proof"
+_PROVING = "proving"
 
 
 class OrderStatusDialog(ComponentDialog):
@@ -44,11 +56,17 @@ class OrderStatusDialog(ComponentDialog):
         orders: OrderService,
         customer_contexts: CustomerContextAccessor,
         clock: Clock,
+        conversation_misses: StatePropertyAccessor,
+        *,
+        proof_required: bool = False,
     ) -> None:
         super().__init__(OrderStatusDialog.__name__)
         self._orders = orders
         self._customer_contexts = customer_contexts
         self._clock = clock
+        # Order numbers that found nothing in this conversation (ISO times), for the limit.
+        self._conversation_misses = conversation_misses
+        self._proof_required = proof_required
 
         self.add_dialog(
             WaterfallDialog(
@@ -62,6 +80,7 @@ class OrderStatusDialog(ComponentDialog):
             )
         )
         self.add_dialog(TextPrompt(_ORDER_NUMBER_PROMPT, self.order_number_validator))
+        self.add_dialog(TextPrompt(_PROOF_PROMPT))
         self.add_dialog(
             confirm_prompt(_YES_OR_ORDER_NUMBER_PROMPT, self.yes_no_or_order_number_validator)
         )
@@ -109,10 +128,14 @@ class OrderStatusDialog(ComponentDialog):
                 _YES_NO_PROMPT, prompt_options(step.context, replies.OFFER_PERSON_AFTER_TRIES)
             )
 
+        if await self._lookups_paused(step.context):
+            await send_reply(step.context, replies.ORDER_LOOKUPS_PAUSED)
+            return await step.end_dialog()
         await step.context.send_activity(Activity(type=ActivityTypes.typing))
         try:
             order = await self._orders.get_order(order_number)
         except OrderNotFound:
+            await self._record_miss(step.context)
             step.values[_OFFERED] = _OFFERED_RETRY
             return await step.prompt(
                 _YES_OR_ORDER_NUMBER_PROMPT,
@@ -122,16 +145,66 @@ class OrderStatusDialog(ComponentDialog):
             await send_reply(step.context, replies.ORDER_SYSTEM_DOWN)
             return await step.end_dialog()
 
+        if self._proof_required:
+            context = await self._customer_contexts.get(step.context)
+            if order_number not in context.verified_orders:
+                step.values[_OFFERED], step.values[_PROVING] = _ASKED_PROOF, order_number
+                return await step.prompt(
+                    _PROOF_PROMPT, prompt_options(step.context, replies.ASK_ORDER_PROOF)
+                )
+        return await self._answer(step, order)
+
+    async def _answer(self, step: WaterfallStepContext, order: Order) -> DialogTurnResult:
         looked_up_at, channel = self._clock(), step.context.activity.channel_id
         await self._customer_contexts.update(
-            step.context, lambda c: c.remember_order(order_number, looked_up_at, channel)
+            step.context, lambda c: c.remember_order(order.order_number, looked_up_at, channel)
         )
         now = customer_now(step.context.activity, self._clock)
         await send_reply(step.context, replies.order_status(order, now))
         return await step.end_dialog()
 
+    async def _check_proof(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """The order's email or postcode, asked for before its details are shown."""
+        order_number = step.values[_PROVING]
+        try:  # looked up again: the order's email and postcode are never kept in state
+            order = await self._orders.get_order(order_number)
+        except (OrderNotFound, OrderServiceUnavailable):
+            await send_reply(step.context, replies.ORDER_SYSTEM_DOWN)
+            return await step.end_dialog()
+        if not order.proven_by(step.context.activity.text or ""):
+            await self._record_miss(step.context)
+            await send_reply(step.context, replies.ORDER_PROOF_REFUSED)
+            return await step.end_dialog()
+        await self._customer_contexts.update(step.context, lambda c: c.verify_order(order_number))
+        return await self._answer(step, order)
+
+    async def _lookups_paused(self, turn_context: TurnContext) -> bool:
+        now = self._clock()
+        context = await self._customer_contexts.get(turn_context)
+        in_conversation = await self._conversation_misses.get(turn_context, list)
+        recent = [
+            at for at in in_conversation if now - datetime.fromisoformat(at) < ORDER_MISS_WINDOW
+        ]
+        return (
+            context.order_misses_within(now, ORDER_MISS_WINDOW) >= MAX_ORDER_MISSES
+            or len(recent) >= MAX_ORDER_MISSES
+        )
+
+    async def _record_miss(self, turn_context: TurnContext) -> None:
+        now = self._clock()
+        await self._customer_contexts.update(
+            turn_context, lambda c: c.record_order_miss(now, ORDER_MISS_WINDOW)
+        )
+        in_conversation = await self._conversation_misses.get(turn_context, list)
+        recent = [
+            at for at in in_conversation if now - datetime.fromisoformat(at) < ORDER_MISS_WINDOW
+        ]
+        await self._conversation_misses.set(turn_context, [*recent, now.isoformat()])
+
     async def follow_up_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         offered = step.values.get(_OFFERED)
+        if offered == _ASKED_PROOF:
+            return await self._check_proof(step)
         if offered == _OFFERED_RETRY:
             written = find_order_number(step.context.activity.text or "")
             if written:

@@ -29,7 +29,13 @@ class DemoOrderService:
         record = self._records.get(order_number)
         if record is None:
             raise OrderNotFound(order_number)
-        return Order(order_number, record["status"], self._eta(record["eta"]))
+        return Order(
+            order_number,
+            record["status"],
+            self._eta(record["eta"]),
+            record.get("email"),
+            record.get("postcode"),
+        )
 
     def _eta(self, eta: dict | None) -> datetime | None:
         if eta is None:

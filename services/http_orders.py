@@ -3,7 +3,9 @@
 Contract (README, "Connect your order system"):
     GET {ORDER_API_URL}/orders/{orderNumber}        orderNumber: digits only
     header X-API-Key: {ORDER_API_KEY}               when ORDER_API_KEY is set
-    200 {"orderNumber": str, "status": str, "eta": ISO-8601 str or null}
+    200 {"orderNumber": str, "status": str, "eta": ISO-8601 str or null,
+         "email": str (optional), "postcode": str (optional)}   what proves the order is
+                                                                the customer's
     404 no such order
     No redirects are followed (the key must not reach another host); an answer over
     MAX_ANSWER_BYTES, or a status over MAX_STATUS_CHARS, is refused like any bad answer.
@@ -190,7 +192,13 @@ def _order_from(body: object, order_number: str) -> Order:
         raise _BadAnswer("order system answered an eta that is not ISO-8601") from None
     if when is not None and when.tzinfo is None:
         when = when.replace(tzinfo=UTC)  # documented: an eta without an offset is UTC
-    return Order(str(body.get("orderNumber") or order_number), status.strip(), when)
+    proof = {}
+    for name, limit in (("email", 254), ("postcode", 16)):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise _BadAnswer(f"order system answered a {name} that is not one")
+        proof[name] = value or None
+    return Order(str(body.get("orderNumber") or order_number), status.strip(), when, **proof)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 ORDER_NUMBER_MIN_DIGITS = 6
@@ -19,12 +19,30 @@ _WRITTEN_NUMBER = r"#?\s?\d+(?:[ -]\d+)*"
 _INSIDE = re.compile(rf"(?<![\w#-]){_WRITTEN_NUMBER}(?![\w-])")
 
 
+# Lookups of numbers that find no order, per customer and per conversation, before lookups
+# pause: guessing numbers must not read other customers' orders.
+MAX_ORDER_MISSES = 5
+ORDER_MISS_WINDOW = timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class Order:
     order_number: str
     # Exactly as the order system words it ("out for delivery").
     status: str
     eta: datetime | None
+    # What a customer may give to prove the order is theirs (ORDER_PROOF_REQUIRED).
+    email: str | None = None
+    postcode: str | None = None
+
+    def proven_by(self, answer: str) -> bool:
+        """The customer wrote the order's email or postcode (any case, any spacing)."""
+        said = answer.strip().lower()
+        emails = {e.strip(".,;:!?()<>\"'") for e in re.findall(r"\S+@\S+", said)}
+        if self.email and self.email.strip().lower() in emails:
+            return True
+        compact = re.sub(r"[\s-]", "", said)
+        return bool(self.postcode) and re.sub(r"[\s-]", "", self.postcode.lower()) == compact
 
 
 class OrderNotFound(Exception):
