@@ -275,7 +275,7 @@ class IdentityService:
                 {"count": count},
                 if_match=stored.etag if stored else None,
                 create_only=stored is None,
-                ttl=120,
+                ttl=2 * 60,  # the minute it counts, and a minute of grace for clock skew
             )
             try:
                 await self._documents.write({key: write})

@@ -181,13 +181,9 @@ class OrderStatusDialog(ComponentDialog):
     async def _lookups_paused(self, turn_context: TurnContext) -> bool:
         now = self._clock()
         context = await self._customer_contexts.get(turn_context)
-        in_conversation = await self._conversation_misses.get(turn_context, list)
-        recent = [
-            at for at in in_conversation if now - datetime.fromisoformat(at) < ORDER_MISS_WINDOW
-        ]
         return (
             context.order_misses_within(now, ORDER_MISS_WINDOW) >= MAX_ORDER_MISSES
-            or len(recent) >= MAX_ORDER_MISSES
+            or len(await self._misses_here(turn_context, now)) >= MAX_ORDER_MISSES
         )
 
     async def _record_miss(self, turn_context: TurnContext) -> None:
@@ -195,11 +191,13 @@ class OrderStatusDialog(ComponentDialog):
         await self._customer_contexts.update(
             turn_context, lambda c: c.record_order_miss(now, ORDER_MISS_WINDOW)
         )
-        in_conversation = await self._conversation_misses.get(turn_context, list)
-        recent = [
-            at for at in in_conversation if now - datetime.fromisoformat(at) < ORDER_MISS_WINDOW
-        ]
+        recent = await self._misses_here(turn_context, now)
         await self._conversation_misses.set(turn_context, [*recent, now.isoformat()])
+
+    async def _misses_here(self, turn_context: TurnContext, now: datetime) -> list[str]:
+        """This conversation's misses within the window (ISO times)."""
+        misses = await self._conversation_misses.get(turn_context, list)
+        return [at for at in misses if now - datetime.fromisoformat(at) < ORDER_MISS_WINDOW]
 
     async def follow_up_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         offered = step.values.get(_OFFERED)
