@@ -23,6 +23,8 @@ Json = dict[str, Any]
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 HERO_CARD = "application/vnd.microsoft.card.hero"
 WEB_CHANNELS = frozenset({"webchat", "directline", "emulator"})
+# Channels whose rendering is known, each a Bot Framework channel id; others get plain text.
+KNOWN_CHANNELS = ("webchat", "directline", "emulator", "msteams", "facebook", "sms", "telephony")
 MESSENGER_MAX_QUICK_REPLIES = 13
 MESSENGER_MAX_TITLE = 20
 MESSENGER_MAX_TEXT = 2000

@@ -2,6 +2,11 @@
 
     make chat                                   # web chat, as a new customer
     make chat ARGS="--channel msteams --user alice"
+    make chat ARGS="--channel sms"              # plain text, choices numbered
+    make chat ARGS="--url http://localhost:3979/api/messages"
+
+The bot's address comes from PORT (the environment or `.env`, as `make run` reads it)
+unless --url names another.
 
 Replies arrive on this client's own local connector (the serviceUrl it sends),
 so this is the same protocol Teams, Web Chat and Messenger use. Suggested
@@ -18,9 +23,9 @@ from typing import Any
 
 import aiohttp
 
+from channels.render import KNOWN_CHANNELS
+from config import ConfigError, load_settings
 from tools.local_channel import ChannelUser, LocalChannel
-
-CHANNELS = ("webchat", "msteams", "facebook", "emulator")
 
 
 class Transcript:
@@ -120,18 +125,32 @@ async def chat(url: str, channel_id: str, user_id: str) -> int:
             return 1
 
 
+def default_url() -> str:
+    """Where `make run` serves: PORT from the environment or `.env`."""
+    try:
+        port = load_settings().PORT
+    except ConfigError as error:
+        print(f"Cannot read the bot's settings: {error}", file=sys.stderr)
+        sys.exit(2)
+    return f"http://localhost:{port}/api/messages"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--url", default="http://localhost:3978/api/messages", help="the bot's messaging endpoint"
+        "--url", help="the bot's messaging endpoint (default: localhost at PORT from .env)"
     )
     parser.add_argument(
-        "--channel", choices=CHANNELS, default="webchat", help="which channel's activities to send"
+        "--channel",
+        choices=KNOWN_CHANNELS,
+        default="webchat",
+        help="which channel's activities to send",
     )
     parser.add_argument("--user", default="customer", help="the customer's channel user id")
     arguments = parser.parse_args()
     try:
-        sys.exit(asyncio.run(chat(arguments.url, arguments.channel, arguments.user)))
+        url = arguments.url or default_url()
+        sys.exit(asyncio.run(chat(url, arguments.channel, arguments.user)))
     except KeyboardInterrupt:
         print()
 

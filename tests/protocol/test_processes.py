@@ -134,3 +134,21 @@ def test_a_state_directory_that_cannot_be_created_stops_the_start_with_its_name(
     assert finished.returncode == 1
     assert "DATA_DIR" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_make_chat_finds_the_bot_at_its_port_and_speaks_sms(tmp_path: Path) -> None:
+    with running_bot(tmp_path) as (_, port):
+        chat = subprocess.run(
+            [sys.executable, "-m", "tools.chat", "--channel", "sms"],
+            cwd=tmp_path,  # no .env: PORT from the environment, as `make run` reads it
+            env={**os.environ, "PORT": str(port), "PYTHONPATH": str(ROOT)},
+            input="2\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert chat.returncode == 0, chat.stderr
+    assert f"Talking to http://localhost:{port}/api/messages" in chat.stdout
+    # SMS shows no buttons: the choices are numbered in the text, and "2" picks the second.
+    assert "1. Where is my order?" in chat.stdout
+    assert "bot> Here is what I can do:" in chat.stdout
