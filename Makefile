@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test chat lint format clean teams-package bench
+.PHONY: run test chat webchat playground lint format clean teams-package bench
 
 run: $(VENV)/.runtime
 	$(BIN)/python app.py
@@ -25,6 +25,14 @@ test: $(VENV)/.dev $(PEERS)/node_modules/.installed $(PEERS)/webchat/webchat.js 
 # Talk to a running bot over the Bot Framework protocol: make chat ARGS="--channel msteams"
 chat: $(VENV)/.runtime
 	$(BIN)/python -m tools.chat $(ARGS)
+
+# The real Web Chat against the local bot, offline: a local Direct Line, the bundle served by the bot.
+webchat: $(VENV)/.runtime $(PEERS)/node_modules/.installed $(PEERS)/webchat/webchat.js
+	$(BIN)/python -m tools.try_channel webchat
+
+# Teams as the Microsoft 365 Agents Playground shows it, against the local bot.
+playground: $(VENV)/.runtime $(PEERS)/node_modules/.installed
+	$(BIN)/python -m tools.try_channel playground
 
 # The order-status conversation under load, ours beside the samples' pattern:
 # make bench ARGS="--users 20 --seconds 10" -> bench/results.json and bench/results.png

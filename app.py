@@ -189,7 +189,9 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     if tokens is not None:
         resources.append(tokens)
     direct_line = None
-    if settings.DIRECT_LINE_SECRET is not None:
+    if settings.DIRECT_LINE_SECRET is None:
+        log.info("web chat (/chat) is off: DIRECT_LINE_SECRET is not set (make webchat tries it)")
+    else:
         direct_line = DirectLineTokens(
             str(settings.DIRECT_LINE_ENDPOINT), settings.DIRECT_LINE_SECRET.get_secret_value()
         )
@@ -201,6 +203,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
         site_signing_key=_secret(settings.SITE_SIGNING_KEY),
         customer_id_signing_key=_secret(settings.CUSTOMER_ID_SIGNING_KEY),
         bundle_url=settings.WEBCHAT_BUNDLE_URL,
+        bundle_file=settings.WEBCHAT_BUNDLE_FILE,
         rate_limit=settings.TOKEN_RATE_LIMIT,
         trusted_proxy_hops=settings.TRUSTED_PROXY_HOPS,
     ).add_routes(app)
@@ -384,10 +387,15 @@ async def gunicorn_app() -> web.Application:
 
 
 def main() -> None:
-    settings = _settings_or_exit()
+    serve(_settings_or_exit())
+
+
+def serve(settings: Settings, also: str = "") -> None:
+    """Serves the bot until Ctrl+C, after a banner that says where and how to talk to it."""
     start_logging(settings)
-    host = "localhost" if settings.HOST in ("127.0.0.1", "::1") else settings.HOST
-    endpoint = f"http://{host}:{settings.PORT}/api/messages"
+    host = "localhost" if settings.on_loopback else settings.HOST
+    base = f"http://{host}:{settings.PORT}"
+    endpoint = f"{base}/api/messages"
 
     if settings.auth_enabled:
         auth = (
@@ -403,6 +411,7 @@ def main() -> None:
     def announce(_: str) -> None:
         print(
             f"The bot is listening at {endpoint}\n"
+            f"{also.format(base=base)}"
             f"  Talk to it:  make chat   (in another terminal)\n"
             f"  or open the Bot Framework Emulator and connect to {endpoint}\n"
             f"{auth}\n"

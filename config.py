@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     # Verifies the customer ids a company's site signs for its signed-in customers.
     SITE_SIGNING_KEY: SecretStr | None = None
     WEBCHAT_BUNDLE_URL: str = "https://cdn.botframework.com/botframework-webchat/4.18.1/webchat.js"
+    # A Web Chat bundle on disk that /chat serves itself (make webchat: offline); unset: the URL.
+    WEBCHAT_BUNDLE_FILE: Path | None = None
     # Token requests allowed per client, e.g. "10/minute".
     TOKEN_RATE_LIMIT: str = "10/minute"
     # Reverse proxies in front of the bot that append the address they saw to X-Forwarded-For
@@ -129,11 +131,23 @@ class Settings(BaseSettings):
         raise ValueError(f"must be one of {', '.join(APP_TYPES)}")
 
     @field_validator(
-        "ORDER_API_URL", "ORDER_API_KEY", "COSMOS_ENDPOINT", "COSMOS_KEY", mode="before"
+        "ORDER_API_URL",
+        "ORDER_API_KEY",
+        "COSMOS_ENDPOINT",
+        "COSMOS_KEY",
+        "WEBCHAT_BUNDLE_FILE",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("WEBCHAT_BUNDLE_FILE")
+    @classmethod
+    def _bundle_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no file at {value} (run make webchat, or leave it unset)")
+        return value
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod

@@ -31,7 +31,7 @@ from tempfile import TemporaryDirectory
 import aiohttp
 from aiohttp import web
 
-from tests.peers.servers import KEY, CosmosServer, free_port
+from tools.local_peers import KEY, CosmosServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"

@@ -21,8 +21,8 @@ from dialogs.clock import Clock
 from state.documents import DocumentStore
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
-from tests.peers.servers import KEY, CosmosServer
 from tools.local_channel import TEAMS_TENANT
+from tools.local_peers import KEY, CosmosServer
 
 # 10:00 UTC: demo order 123456 (3 hours out) is expected by 1 PM today.
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 
 PAGE = Path(__file__).with_name("page.html")
 TOKEN_ROUTE = "/api/directline/token"
+BUNDLE_ROUTE = "/chat/webchat.js"
+NOT_SET_UP = (
+    "Web chat is not set up on this bot: set DIRECT_LINE_SECRET, "
+    "or run make webchat to try it locally."
+)
 # What a site may sign as a customer id: it becomes part of a key and a Direct Line user id.
 CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]{0,63}")
 
@@ -47,6 +52,7 @@ class WebChatEmbed:
         site_signing_key: str | None,
         customer_id_signing_key: str | None,
         bundle_url: str,
+        bundle_file: Path | None = None,
         rate_limit: str = "10/minute",
         trusted_proxy_hops: int = 0,
         clock: Callable[[], float] = time.time,
@@ -57,6 +63,7 @@ class WebChatEmbed:
         self._site_key = site_signing_key
         self._customer_key = customer_id_signing_key
         self._bundle_url = bundle_url
+        self._bundle_file = bundle_file
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._rate = parse(rate_limit)
         self._clock = clock
@@ -66,6 +73,8 @@ class WebChatEmbed:
         app.router.add_post(TOKEN_ROUTE, self.token)
         app.router.add_route("OPTIONS", TOKEN_ROUTE, self.preflight)
         app.router.add_get("/chat", self.page)
+        if self._bundle_file is not None:
+            app.router.add_get(BUNDLE_ROUTE, self.bundle)
 
     async def preflight(self, request: web.Request) -> web.Response:
         """CORS: a company's own site (ALLOWED_ORIGINS) may call the token endpoint."""
@@ -121,18 +130,34 @@ class WebChatEmbed:
         )
 
     async def page(self, request: web.Request) -> web.Response:
+        bundle_url = BUNDLE_ROUTE if self._bundle_file is not None else self._bundle_url
         config = {
+            "enabled": self._tokens is not None,
             "tokenUrl": TOKEN_ROUTE,
+            "bundleUrl": bundle_url,
             "domain": f"{self._endpoint}/v3/directline",
             # The Azure Direct Line streams over WebSocket; a local one may only poll.
             "webSocket": self._endpoint == PUBLIC_ENDPOINT,
         }
+        if self._tokens is None:
+            # Said by the server, so it shows even without the Web Chat script.
+            problem, hidden, script = NOT_SET_UP, "", ""
+        else:
+            problem, hidden = "", "hidden"
+            script = f'<script src="{_attribute(bundle_url)}"></script>'
         html = (
             PAGE.read_text(encoding="utf-8")
             .replace("__CONFIG__", json.dumps(config).replace("</", "<\\/"))
-            .replace("__BUNDLE_URL__", _attribute(self._bundle_url))
+            .replace("__PROBLEM_HIDDEN__", hidden)
+            .replace("__PROBLEM__", _attribute(problem))
+            .replace("__BUNDLE_SCRIPT__", script)
         )
         return web.Response(text=html, content_type="text/html")
+
+    async def bundle(self, request: web.Request) -> web.StreamResponse:
+        """The Web Chat bundle from a local file (WEBCHAT_BUNDLE_FILE): offline trials."""
+        assert self._bundle_file is not None
+        return web.FileResponse(self._bundle_file, headers={"Cache-Control": "max-age=3600"})
 
     def _origin_allowed(self, request: web.Request) -> bool:
         origin = request.headers.get("Origin")

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import make_settings, serve_bot
-from tests.peers.servers import AgentsPlayground
+from tools.local_peers import AgentsPlayground
 
 
 async def next_message(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:

@@ -18,9 +18,9 @@ from customers.accounts import sign_customer_id
 from state.bot_storage import BotStorage
 from state.cosmos_store import CosmosDocumentStore
 from tests.conftest import cosmos_settings, serve_bot, stored_customer, texts
-from tests.peers.servers import KEY, CosmosServer
 from tests.peers.throttling_proxy import ThrottlingProxy
 from tools.local_channel import ChannelUser, LocalChannel
+from tools.local_peers import KEY, CosmosServer
 
 STATUS_123456 = "Your order 123456 is out for delivery and expected by 1 PM today."
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from aiohttp import web
 from playwright.async_api import Browser, Page, Route, async_playwright
 
 from tests.conftest import make_settings, serve, serve_bot
-from tests.peers.servers import PEERS, DirectLineServer, free_port
+from tools.local_peers import PEERS, DirectLineServer, free_port
 
 ROOT = PEERS.parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -86,3 +93,78 @@ async def test_the_order_status_conversation_in_the_real_web_chat() -> None:
     # The Adaptive Card rendered its facts too.
     assert any("Status" in text and "out for delivery" in text for text in transcript)
     assert (ARTIFACTS / "webchat.png").stat().st_size > 10_000
+
+
+def _printed_address(process: subprocess.Popen[str], ends_with: str) -> str:
+    """The address the command prints for a person to open."""
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        match = re.search(r"open (http://\S+)", line)
+        if match and match.group(1).endswith(ends_with):
+            return match.group(1)
+    raise AssertionError(f"no address was printed:\n{''.join(seen)}")
+
+
+def make_webchat(tmp_path: Path) -> subprocess.Popen[str]:
+    """What `make webchat` runs, on a free port."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tools.try_channel", "webchat"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PORT": str(free_port()),
+            "DATA_DIR": str(tmp_path / "data"),
+            "PYTHONUNBUFFERED": "1",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+async def test_make_webchat_gives_a_working_chat_at_the_printed_address(tmp_path: Path) -> None:
+    process = make_webchat(tmp_path)
+    try:
+        address = await asyncio.to_thread(_printed_address, process, "/chat")
+        async with chromium() as browser:
+            page = await browser.new_page()
+            await page.route("**/*", loopback_only)  # offline: nothing from a CDN
+            await page.goto(address)
+            greeting = page.locator(BUBBLE, has_text="customer service assistant")
+            await greeting.first.wait_for(timeout=20_000)
+            await say(page, "where is my order?", "Can you provide your order number?")
+            await say(page, "123456", "out for delivery and expected by")
+            transcript = await page.locator(BUBBLE).all_inner_texts()
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=ARTIFACTS / "make-webchat.png", full_page=True)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    assert any("Status" in text and "out for delivery" in text for text in transcript)
+    assert (ARTIFACTS / "make-webchat.png").stat().st_size > 10_000
+
+
+async def test_a_chat_page_that_cannot_work_says_why_where_it_is_seen() -> None:
+    bundle = str(PEERS / "webchat" / "webchat.js")
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    cases = [
+        (make_settings(), "Web chat is not set up on this bot: set DIRECT_LINE_SECRET", False),
+        (make_settings(DIRECT_LINE_SECRET="s", DIRECT_LINE_ENDPOINT=unreachable,
+                       WEBCHAT_BUNDLE_FILE=bundle),
+         "Web chat cannot reach the Direct Line service right now.", True),
+    ]  # fmt: skip
+    async with chromium() as browser:
+        for settings, message, retry in cases:
+            async with serve_bot(settings) as bot_url:
+                page = await browser.new_page(viewport={"width": 1000, "height": 700})
+                await page.route("**/*", loopback_only)
+                await page.goto(bot_url.replace("/api/messages", "/chat"))
+                problem = page.get_by_role("alert")
+                await problem.wait_for(state="visible", timeout=10_000)
+                assert message in await problem.inner_text()
+                box = await problem.bounding_box()
+                assert box is not None and box["y"] + box["height"] <= 700
+                assert await page.get_by_role("button", name="Try again").is_visible() == retry
+                await page.close()

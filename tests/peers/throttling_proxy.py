@@ -9,7 +9,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from tests.peers.servers import CLI
+from tools.local_peers import CLI
 
 _CERTIFICATE = CLI.parents[1] / "cert.pem"
 _KEY = CLI.parents[1] / "key.pem"

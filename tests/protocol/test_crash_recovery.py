@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import order_system, texts
-from tests.peers.servers import KEY
 from tests.protocol.test_processes import running_bot
 from tools.local_channel import LocalChannel
+from tools.local_peers import KEY
 
 STATUS_123456 = "Your order 123456 is out for delivery"
 LEASE = 2.0

@@ -20,7 +20,7 @@ from state.documents import (
 )
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
-from tests.peers.servers import KEY
+from tools.local_peers import KEY
 
 
 @pytest.fixture(params=["memory", "sqlite", "cosmos"])

@@ -1,9 +1,12 @@
-"""The Node servers the tests run against (tests/peers). The Cosmos DB API, locally:
-@vercel/cosmosdb-server (npm), with its missing-document
-defect patched by patch-package at install (patches/).
+"""The third-party Node servers in tests/peers, started on loopback and stopped by their PID.
 
-It serves HTTPS with a self-signed certificate, so the bot runs with
-COSMOS_VERIFY_TLS=false against it, and keeps its data in memory only.
+The tests run against them, and `make webchat` / `make playground` let a person try the
+bot through them:
+- the Cosmos DB API (@vercel/cosmosdb-server, its missing-document defect patched by
+  patch-package at install): HTTPS with a self-signed certificate, so the bot runs with
+  COSMOS_VERIFY_TLS=false against it; data in memory only;
+- a local Direct Line (offline-directline) for the real Web Chat;
+- the Microsoft 365 Agents Playground, Teams-shaped traffic.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-PEERS = Path(__file__).resolve().parent
+PEERS = Path(__file__).resolve().parents[1] / "tests" / "peers"
 CLI = PEERS / "node_modules" / "@vercel" / "cosmosdb-server" / "lib" / "cli.js"
 # The emulator's well-known key: the server accepts any base64 key.
 KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
