@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -22,7 +26,9 @@ from state.documents import DocumentStore
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
 from tools.local_channel import TEAMS_TENANT
-from tools.local_peers import KEY, CosmosServer
+from tools.local_peers import KEY, CosmosServer, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # 10:00 UTC: demo order 123456 (3 hours out) is expected by 1 PM today.
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -149,3 +155,32 @@ async def everything_stored(documents: DocumentStore) -> str:
 def texts(activities: list[dict]) -> list[str]:
     """The words the customer reads: the text of each message (a card adds none)."""
     return [a["text"] for a in activities if a.get("type") == "message" and a.get("text")]
+
+
+def try_channel(channel: str, tmp_path: Path) -> subprocess.Popen[str]:
+    """What `make webchat` or `make playground` runs, with the bot on a free port."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tools.try_channel", channel],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PORT": str(free_port()),
+            "DATA_DIR": str(tmp_path / "data"),
+            "PYTHONUNBUFFERED": "1",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def printed_address(process: subprocess.Popen[str], ends_with: str) -> str:
+    """The address a command prints for a person to open ("open http://... in a browser")."""
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        match = re.search(r"open (http://\S+)", line)
+        if match and match.group(1).endswith(ends_with):
+            return match.group(1)
+    raise AssertionError(f"no address was printed:\n{''.join(seen)}")

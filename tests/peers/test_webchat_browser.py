@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 from playwright.async_api import Browser, Page, Route, async_playwright
 
-from tests.conftest import make_settings, serve, serve_bot
+from tests.conftest import make_settings, printed_address, serve, serve_bot, try_channel
 from tools.local_peers import PEERS, DirectLineServer, free_port
 
 ROOT = PEERS.parents[1]
@@ -95,39 +91,10 @@ async def test_the_order_status_conversation_in_the_real_web_chat() -> None:
     assert (ARTIFACTS / "webchat.png").stat().st_size > 10_000
 
 
-def _printed_address(process: subprocess.Popen[str], ends_with: str) -> str:
-    """The address the command prints for a person to open."""
-    assert process.stdout is not None
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        match = re.search(r"open (http://\S+)", line)
-        if match and match.group(1).endswith(ends_with):
-            return match.group(1)
-    raise AssertionError(f"no address was printed:\n{''.join(seen)}")
-
-
-def make_webchat(tmp_path: Path) -> subprocess.Popen[str]:
-    """What `make webchat` runs, on a free port."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "tools.try_channel", "webchat"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PORT": str(free_port()),
-            "DATA_DIR": str(tmp_path / "data"),
-            "PYTHONUNBUFFERED": "1",
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 async def test_make_webchat_gives_a_working_chat_at_the_printed_address(tmp_path: Path) -> None:
-    process = make_webchat(tmp_path)
+    process = try_channel("webchat", tmp_path)
     try:
-        address = await asyncio.to_thread(_printed_address, process, "/chat")
+        address = await asyncio.to_thread(printed_address, process, "/chat")
         async with chromium() as browser:
             page = await browser.new_page()
             await page.route("**/*", loopback_only)  # offline: nothing from a CDN
