@@ -3,11 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
+# Install steps print one line each; their output is in build/logs (tools/step.sh).
+STEP   := tools/step.sh
+PIP    := -m pip install --quiet --disable-pip-version-check
 
 .PHONY: run test chat webchat playground lint format clean teams-package bench
 
 run: $(VENV)/.runtime
-	$(BIN)/python app.py
+	@$(BIN)/python app.py
 
 PEERS := tests/peers
 # checkov checks the ARM templates; it pins its own dependencies, so it has its own venv.
@@ -16,23 +19,24 @@ CHECKOV := checkov==3.3.30
 
 test: $(VENV)/.dev $(PEERS)/node_modules/.installed $(PEERS)/webchat/webchat.js /usr/bin/chromium \
       $(CHECKOV_VENV)/.installed
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(CHECKOV_VENV)/bin/checkov -d deploymentTemplates --framework arm \
-	  --config-file deploymentTemplates/.checkov.yaml --compact --quiet
-	$(BIN)/python -m pytest $(ARGS)
+	@$(STEP) "Lint (ruff check)" ruff-check $(BIN)/ruff check .
+	@$(STEP) "Format (ruff format --check)" ruff-format $(BIN)/ruff format --check .
+	@LOG_LEVEL=ERROR STEP_SUMMARY="Passed checks" $(STEP) "ARM templates (checkov, offline)" \
+	  checkov $(CHECKOV_VENV)/bin/checkov -d deploymentTemplates --framework arm \
+	  --config-file deploymentTemplates/.checkov.yaml --compact --quiet --skip-download
+	@$(BIN)/python -m pytest $(ARGS)
 
 # Talk to a running bot over the Bot Framework protocol: make chat ARGS="--channel msteams"
 chat: $(VENV)/.runtime
-	$(BIN)/python -m tools.chat $(ARGS)
+	@$(BIN)/python -m tools.chat $(ARGS)
 
 # The real Web Chat against the local bot, offline: a local Direct Line, the bundle served by the bot.
 webchat: $(VENV)/.runtime $(PEERS)/node_modules/.installed $(PEERS)/webchat/webchat.js
-	$(BIN)/python -m tools.try_channel webchat
+	@$(BIN)/python -m tools.try_channel webchat
 
 # Teams as the Microsoft 365 Agents Playground shows it, against the local bot.
 playground: $(VENV)/.runtime $(PEERS)/node_modules/.installed
-	$(BIN)/python -m tools.try_channel playground
+	@$(BIN)/python -m tools.try_channel playground
 
 # The order-status conversation under load, ours beside the samples' pattern:
 # make bench ARGS="--users 20 --seconds 10" -> bench/results.json and bench/results.png
@@ -52,40 +56,44 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build
 
 $(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(STEP) "Python virtual environment ($(VENV))" venv $(PYTHON) -m venv $(VENV)
 
 $(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	touch $@
+	@$(STEP) "Python packages (requirements.txt)" pip-runtime $(BIN)/python $(PIP) -r requirements.txt
+	@touch $@
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	@$(STEP) "Test tools (requirements-dev.txt)" pip-dev $(BIN)/python $(PIP) -r requirements-dev.txt
+	@touch $@
 
 # The third-party servers the tests run against (Cosmos DB API); patch-package patches them.
 $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.json $(wildcard $(PEERS)/patches/*)
-	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	@$(STEP) "Node peers (tests/peers, npm ci)" npm-peers \
+	  sh -c 'cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error'
+	@touch $@
 
 # The real Web Chat: its self-contained bundle only (the full npm install is 533 MB).
 $(PEERS)/webchat/webchat.js:
-	cd $(PEERS) && npm pack botframework-webchat@4.18.1 --silent >/dev/null \
+	@$(STEP) "Web Chat bundle (botframework-webchat 4.18.1)" webchat-bundle sh -c '\
+	  cd $(PEERS) && npm pack botframework-webchat@4.18.1 --silent >/dev/null \
 	  && tar -xzf botframework-webchat-4.18.1.tgz package/dist/webchat.js \
 	  && mkdir -p webchat && mv package/dist/webchat.js webchat/ \
-	  && rm -rf package botframework-webchat-4.18.1.tgz
+	  && rm -rf package botframework-webchat-4.18.1.tgz'
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 /usr/bin/chromium:
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	@$(STEP) "Chromium (apt-get)" chromium sh -c \
+	  'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'
 
 $(CHECKOV_VENV)/.installed:
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(CHECKOV)
-	touch $@
+	@$(STEP) "checkov ($(CHECKOV), own venv)" checkov-install sh -c \
+	  '$(PYTHON) -m venv $(CHECKOV_VENV) && $(CHECKOV_VENV)/bin/python $(PIP) $(CHECKOV)'
+	@touch $@
 
 $(VENV)/.bench: requirements-bench.txt $(VENV)/.dev
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
-	touch $@
+	@$(STEP) "Benchmark tools (requirements-bench.txt)" pip-bench \
+	  $(BIN)/python $(PIP) -r requirements-bench.txt
+	@touch $@
