@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -152,3 +153,39 @@ def test_make_chat_finds_the_bot_at_its_port_and_speaks_sms(tmp_path: Path) -> N
     # SMS shows no buttons: the choices are numbered in the text, and "2" picks the second.
     assert "1. Where is my order?" in chat.stdout
     assert "bot> Here is what I can do:" in chat.stdout
+
+
+def test_a_failing_install_step_prints_one_line_and_keeps_its_log(tmp_path: Path) -> None:
+    for name in ("Makefile", "requirements.txt", "requirements-dev.txt", "tools/step.sh"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        shutil.copy2(ROOT / name, tmp_path / name)
+    broken_python = tmp_path / "broken-python"
+    broken_python.write_text("#!/bin/sh\necho 'venv: No space left on device' >&2\nexit 3\n")
+    broken_python.chmod(0o755)
+    make = subprocess.run(
+        ["make", "--no-print-directory", f"PYTHON={broken_python}", ".venv/.runtime"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert make.returncode != 0
+    report = [line for line in make.stdout.splitlines() if not line.startswith("    ")]
+    assert report == [
+        "Python virtual environment (.venv) ... FAILED (exit 3); the whole log: build/logs/venv.log"
+    ]
+    assert "    venv: No space left on device" in make.stdout  # the log's last lines
+    assert "No space left on device" in (tmp_path / "build/logs/venv.log").read_text()
+
+
+def test_a_passing_install_step_prints_one_line(tmp_path: Path) -> None:
+    step = subprocess.run(
+        [str(ROOT / "tools/step.sh"), "Something", "something", "sh", "-c", "seq 1 500"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert step.returncode == 0
+    assert step.stdout == "Something ... done\n"
+    assert (tmp_path / "build/logs/something.log").read_text().count("\n") == 500
