@@ -16,8 +16,18 @@ ORDER_NUMBER_MAX_DIGITS = 12
 
 # Digit groups joined by single spaces or dashes, optionally after a '#'.
 _WRITTEN_NUMBER = r"#?\s?\d+(?:[ -]\d+)*"
-_INSIDE = re.compile(rf"(?<![\w#-]){_WRITTEN_NUMBER}(?![\w-])")
-
+_INSIDE = re.compile(rf"(?<![\w#+.,/:-]){_WRITTEN_NUMBER}(?![\w-]|[.,/:]\d)")
+# What makes a run of digits something other than an order number.
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{2,4}")
+_PHONE_SHAPE = re.compile(r"0\d[\d ]{8,12}|\d{3}[ -]\d{3}[ -]\d{4}")
+_PHONE_WORDS = re.compile(
+    r"(?:phone|call|tel|mobile|cell|whatsapp|text me|reach me|ring me)\W*(?:\w+\W+){0,2}$",
+    re.IGNORECASE,
+)
+# "+44 7700 900123", "(206) 555 0101": after a country or area code.
+_PHONE_PREFIX = re.compile(r"(?:\+\d{1,3}[ -]*|\(\d{2,5}\)[ -]?)$")
+_CURRENCY_BEFORE = re.compile(r"[$£€¥]\s?$")
+_CURRENCY_AFTER = re.compile(r"^\s?(?:[$£€¥]|eur|euros?|usd|dollars?|gbp|pounds?)\b", re.I)
 
 # Lookups of numbers that find no order, per customer and per conversation, before lookups
 # pause: guessing numbers must not read other customers' orders.
@@ -69,11 +79,26 @@ def _digits_if_valid(written: str) -> str | None:
 
 
 def find_order_number(text: str) -> str | None:
-    """The first order number written inside a sentence ("where is order #123-456?")."""
+    """The first order number written inside a sentence ("where is order #123-456?").
+
+    Never a phone number (a leading 0 and 10 to 13 digits, the 3-3-4 shape, or after
+    "call me on"), a date, or an amount of money; model numbers ("RTX 4070", "WX-550") and
+    prices ("£499.99") are too short or joined to letters or decimals."""
     if not text:
         return None
     for match in _INSIDE.finditer(text):
-        digits = _digits_if_valid(match.group())
+        written = match.group().lstrip("# ")
+        before, after = text[: match.start()], text[match.end() :]
+        if (
+            _DATE.fullmatch(written)
+            or _PHONE_SHAPE.fullmatch(written)
+            or _PHONE_WORDS.search(before)
+            or _PHONE_PREFIX.search(before)
+            or _CURRENCY_BEFORE.search(before)
+            or _CURRENCY_AFTER.search(after)
+        ):
+            continue
+        digits = _digits_if_valid(written)
         if digits:
             return digits
     return None

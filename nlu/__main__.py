@@ -1,0 +1,129 @@
+"""Language understanding from the command line.
+
+    python -m nlu parse "where is order 123456"          one JSON object
+    python -m nlu parse < messages.txt                    one JSON line per message
+    python -m nlu evaluate [--data FILE] [--out DIR]      held-out (default) or any JSONL file
+    python -m nlu evaluate --cross-validate 5             k-fold on the training data
+    python -m nlu train --data FILE --out DIR             the same engine on any labelled JSONL
+
+`--model DIR` makes parse and evaluate use a model `train` wrote; `--now`, `--tz` and
+`--lang` place relative dates ("tomorrow at 3pm") as for a customer there and then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from nlu.classifier import IntentClassifier
+from nlu.embedded import EmbeddedRecognizer
+from nlu.evaluation import cross_validate, evaluate, write_report
+from nlu.training import TrainingDataError, held_out_file, load_labelled, load_training
+
+DEFAULT_REPORT_DIR = Path("build/nlu-report")
+
+
+def _recognizer(arguments: argparse.Namespace) -> EmbeddedRecognizer:
+    if arguments.model:
+        return EmbeddedRecognizer.from_model(Path(arguments.model), arguments.lang)
+    return EmbeddedRecognizer.trained(arguments.lang)
+
+
+def _now(arguments: argparse.Namespace) -> datetime:
+    if not arguments.now:
+        return datetime.now(UTC)
+    now = datetime.fromisoformat(arguments.now)
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+def parse(arguments: argparse.Namespace) -> int:
+    recognizer = _recognizer(arguments)
+    now = _now(arguments)
+
+    def line(text: str) -> str:
+        recognition = recognizer.recognize_now(text, now=now, time_zone=arguments.tz)
+        return json.dumps({"text": text, **recognition.to_json()}, ensure_ascii=False)
+
+    if arguments.text:
+        print(line(" ".join(arguments.text)))
+    else:
+        for text in sys.stdin:
+            if text.strip():
+                print(line(text.strip()), flush=True)
+    return 0
+
+
+def evaluate_command(arguments: argparse.Namespace) -> int:
+    if arguments.cross_validate:
+        report = cross_validate(load_training(arguments.lang).examples, arguments.cross_validate)
+        print(json.dumps(report))
+        return 0
+    data = Path(arguments.data) if arguments.data else held_out_file(arguments.lang)
+    recognizer = _recognizer(arguments)
+    now = _now(arguments)
+    report = evaluate(
+        load_labelled(data),
+        lambda text: recognizer.recognize_now(text, now=now, time_zone=arguments.tz),
+    )
+    report["data"] = str(data)
+    written = write_report(report, Path(arguments.out))
+    entities = ", ".join(
+        f"{name} {scores['correct']}/{scores['expected']}"
+        + (f" ({scores['spurious']} where none)" if scores["spurious"] else "")
+        for name, scores in report["entities"].items()
+        if scores["expected"] or scores["spurious"]
+    )
+    print(f"{report['messages']} messages from {data}")
+    print(f"intent accuracy {report['accuracy']:.1%}; none recall "
+          f"{report['intents'].get('none', {}).get('recall', 0):.1%}")  # fmt: skip
+    print(f"entities: {entities}")
+    print(f"latency p50 {report['latencyMs']['p50']} ms, p95 {report['latencyMs']['p95']} ms")
+    print(f"{len(report['misclassified'])} misclassified; report: "
+          f"{', '.join(str(p) for p in written)}")  # fmt: skip
+    return 0
+
+
+def train(arguments: argparse.Namespace) -> int:
+    examples = load_labelled(Path(arguments.data))
+    model = IntentClassifier.train([e.text for e in examples], [e.intent for e in examples])
+    model.save(Path(arguments.out))
+    print(f"trained on {len(examples)} messages, {len(model.intents)} intents: {arguments.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nlu", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--lang", default="en", help="language of the training data")
+        command.add_argument("--model", help="a model directory written by train")
+        command.add_argument("--now", help="ISO 8601 date-time to place relative dates")
+        command.add_argument("--tz", default="UTC", help="the customer's time zone (IANA)")
+
+    parsing = commands.add_parser("parse", help="recognise messages, one JSON line each")
+    parsing.add_argument("text", nargs="*", help="the message; none: read lines from stdin")
+    common(parsing)
+    evaluating = commands.add_parser("evaluate", help="score the recogniser on labelled data")
+    evaluating.add_argument("--data", help="labelled JSONL (default: the held-out file)")
+    evaluating.add_argument("--out", default=str(DEFAULT_REPORT_DIR), help="report directory")
+    evaluating.add_argument("--cross-validate", type=int, metavar="K", help="k-fold on training")
+    common(evaluating)
+    training = commands.add_parser("train", help="train the engine on labelled JSONL")
+    training.add_argument("--data", required=True)
+    training.add_argument("--out", required=True)
+
+    arguments = parser.parse_args(argv)
+    handlers = {"parse": parse, "evaluate": evaluate_command, "train": train}
+    try:
+        return handlers[arguments.command](arguments)
+    except TrainingDataError as error:
+        print(f"nlu: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Entities in a customer's message: order number, when, device, email, phone.
+
+Plain Python. Order numbers are found by rules with context (services/orders.py), never
+in a phone number, a date, a price or a model number; `when` by Duckling (dates and times
+in several languages, placed in the customer's time zone); phones by `phonenumbers`;
+devices by the synonyms in the training data.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import duckling
+import phonenumbers
+
+from nlu.recognizer import Entities
+from services.orders import find_order_number
+
+# Regions whose phone formats are recognised without a leading +.
+PHONE_REGIONS = ("GB", "US", "DE", "FR", "ES")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Duckling is only asked when a message could hold a date or a time: most messages don't.
+_MAY_HOLD_TIME = re.compile(
+    r"\d|\b(?:today|tonight|tomorrow|tmr|yesterday|mon|tue|wed|thu|fri|sat|sun|week|weekend|"
+    r"month|morning|afternoon|evening|noon|midnight|next|this|last|jan|feb|mar|apr|may|jun|"
+    r"jul|aug|sep|oct|nov|dec)",
+    re.IGNORECASE,
+)
+
+
+class _Duckling:
+    """Duckling's runtime, started once per process on first use."""
+
+    _lock = threading.Lock()
+    _time_zones = None
+
+    @classmethod
+    def parse_time(cls, text: str, now: datetime, time_zone: str, language: str) -> str | None:
+        with cls._lock:
+            if cls._time_zones is None:
+                duckling.init()
+                cls._time_zones = duckling.load_time_zones("/usr/share/zoneinfo")
+        reference = duckling.parse_ref_time(cls._time_zones, time_zone, int(now.timestamp()))
+        context = duckling.Context(
+            reference, duckling.default_locale_lang(duckling.parse_lang(language.upper()))
+        )
+        found = duckling.parse(text, context, duckling.parse_dimensions(["time"]), False)
+        for item in found:
+            value = item.get("value") or {}
+            if value.get("type") == "interval":
+                start, end = value.get("from") or {}, value.get("to") or {}
+                if end and (not start or _is_now(start, now)):
+                    # "by Saturday": from now until Saturday begins; the customer means Saturday.
+                    return _local_iso(end["value"], "day" if "T00:00:00" in end["value"] else "")
+                value = start or end  # "Friday afternoon": its start
+            if value.get("value"):
+                return _local_iso(value["value"], value.get("grain", "day"))
+        return None
+
+
+def _is_now(value: dict, now: datetime) -> bool:
+    return abs((datetime.fromisoformat(value["value"]) - now).total_seconds()) < 60
+
+
+def _local_iso(value: str, grain: str) -> str:
+    moment = datetime.fromisoformat(value)
+    if grain in ("year", "quarter", "month", "week", "day"):
+        return moment.date().isoformat()
+    return moment.replace(tzinfo=None).isoformat(timespec="minutes")
+
+
+def find_device(text: str, devices: Mapping[str, Sequence[str]]) -> str | None:
+    """The device category of the longest synonym in the text ("smart speaker" over "speaker")."""
+    lowered = f" {re.sub(r'[^a-z0-9-]+', ' ', text.lower())} "
+    best: tuple[int, str] | None = None
+    for category, words in devices.items():
+        for word in words:
+            if f" {word} " in lowered and (best is None or len(word) > best[0]):
+                best = (len(word), category)
+    return best[1] if best else None
+
+
+def find_phone(text: str) -> str | None:
+    for region in PHONE_REGIONS:
+        for match in phonenumbers.PhoneNumberMatcher(text, region):
+            return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def extract(
+    text: str,
+    devices: Mapping[str, Sequence[str]],
+    *,
+    now: datetime,
+    time_zone: str = "UTC",
+    language: str = "en",
+) -> Entities:
+    when = None
+    if _MAY_HOLD_TIME.search(text):
+        local_now = now.astimezone(ZoneInfo(time_zone))
+        when = _Duckling.parse_time(text, local_now, time_zone, language)
+    email = _EMAIL.search(text)
+    return Entities(
+        order_number=find_order_number(text),
+        when=when,
+        device=find_device(text, devices),
+        email=email.group() if email else None,
+        phone=find_phone(text),
+    )
