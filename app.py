@@ -30,7 +30,8 @@ from customers.privacy import PrivacyPolicy
 from dialogs.clock import Clock, system_clock
 from dialogs.main_dialog import MainDialog
 from dialogs.order_status_dialog import OrderStatusDialog
-from nlu.recognizer import RuleRecognizer
+from nlu.embedded import EmbeddedRecognizer
+from nlu.policy import Thresholds
 from services.demo_orders import DemoOrderService
 from services.direct_line import DirectLineTokens
 from services.http_orders import HttpOrderService
@@ -107,8 +108,9 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         orders = HttpOrderService(str(settings.ORDER_API_URL), api_key)
         resources.append(orders)
 
+    recognizer = EmbeddedRecognizer.trained(cache_dir=settings.DATA_DIR / "nlu-cache")
     dialog = MainDialog(
-        RuleRecognizer(),
+        recognizer,
         OrderStatusDialog(
             orders,
             customer_contexts,
@@ -119,6 +121,8 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         customer_contexts,
         identity,
         clock,
+        conversation_state.create_property("notUnderstood"),
+        Thresholds(settings.NLU_CONFIDENCE_THRESHOLD, settings.NLU_AMBIGUITY_MARGIN),
     )
     # The customer's state first: see TurnState.
     storage_health = StorageHealth()

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     # it (once per order). false: the order number alone is enough (see README).
     ORDER_PROOF_REQUIRED: bool = False
 
+    # Language understanding: below this confidence the bot says what it can do instead of
+    # guessing; two tasks closer than the margin make it ask which one (README: chosen from
+    # the held-out evaluation).
+    NLU_CONFIDENCE_THRESHOLD: float = Field(0.3, ge=0, le=1)
+    NLU_AMBIGUITY_MARGIN: float = Field(0.1, ge=0, le=1)
+
     # Teams tenants (directory ids, comma-separated) whose users may talk to the bot; empty: all.
     TEAMS_ALLOWED_TENANTS: str = ""
 

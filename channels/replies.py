@@ -56,6 +56,48 @@ NOT_UNDERSTOOD = Reply(
     "Sorry, I didn't catch that. I can check an order's status or put you in touch with a person.",
     _MAIN_CHOICES,
 )
+NOT_UNDERSTOOD_AGAIN = Reply(
+    "Sorry, I still didn't understand. Would you like to talk to a person?",
+    (ASK_FOR_PERSON, ASK_FOR_HELP),
+)
+GOODBYE = Reply("Goodbye, and thanks for getting in touch!")
+YOU_ARE_WELCOME = Reply("You're welcome! Anything else I can do?", _MAIN_CHOICES)
+
+# What each task is called when the bot asks which one the customer meant, and its choice.
+TASK_NAMES = {
+    "orderStatus": ("check an order", "Check an order"),
+    "bookAppointment": ("book an appointment", "Book an appointment"),
+    "changeAppointment": ("change an appointment", "Change an appointment"),
+    "troubleshoot": ("fix a problem with a device", "Fix a device problem"),
+    "humanHandoff": ("talk to a person", "Talk to a person"),
+    "linkChannel": ("link another channel", "Link another channel"),
+    "deleteData": ("delete your data", "Delete my data"),
+}
+
+
+def which_task(first: str, second: str) -> Reply:
+    (one, one_choice), (other, other_choice) = TASK_NAMES[first], TASK_NAMES[second]
+    return Reply(f"Do you want to {one}, or {other}?", (one_choice, other_choice))
+
+
+# Understood, but not served in this chat yet: a person can.
+TASK_NOT_YET = {
+    "bookAppointment": Reply(
+        "I can't book appointments in this chat yet, but our team can. "
+        'Type "agent" and I\'ll pass you to a person.',
+        (ASK_FOR_PERSON, ASK_ABOUT_ORDER),
+    ),
+    "changeAppointment": Reply(
+        "I can't change or check appointments in this chat yet, but our team can. "
+        'Type "agent" and I\'ll pass you to a person.',
+        (ASK_FOR_PERSON, ASK_ABOUT_ORDER),
+    ),
+    "troubleshoot": Reply(
+        "I can't troubleshoot devices in this chat yet, but our team can help. "
+        'Type "agent" and I\'ll pass you to a person.',
+        (ASK_FOR_PERSON, ASK_ABOUT_ORDER),
+    ),
+}
 CANCELLED = Reply("Okay, I've stopped that. What else can I do for you?", _MAIN_CHOICES)
 NOTHING_TO_CANCEL = Reply("There's nothing to cancel. What can I do for you?", _MAIN_CHOICES)
 PERSON_REQUESTED = Reply(

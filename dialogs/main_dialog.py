@@ -6,7 +6,7 @@ data interrupt any step of any task.
 
 from __future__ import annotations
 
-from botbuilder.core import TurnContext
+from botbuilder.core import StatePropertyAccessor, TurnContext
 from botbuilder.dialogs import (
     ComponentDialog,
     DialogContext,
@@ -19,10 +19,11 @@ from botbuilder.dialogs import (
 from channels import replies
 from customers.identity import IdentityService
 from customers.link_codes import CODE_LIFETIME
-from dialogs.clock import Clock
+from dialogs.clock import Clock, customer_now
 from dialogs.handoff import request_person
 from dialogs.order_status_dialog import ORDER_NUMBER, SKIP_RECENT_ORDER, OrderStatusDialog
 from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
+from nlu.policy import Decision, Thresholds, decide
 from nlu.recognizer import Intent, Recognition, Recognizer
 from state.customer_context import CustomerContextAccessor, turn_customer_id
 from state.turn_state import discard_changes
@@ -34,6 +35,21 @@ INTENT = "intent"
 _CONFIRM_PROMPT = "MainDialog.confirm"
 _ASKED = "asked"
 ORDER_NUMBER_OPTIONS = "orderStatusOptions"
+# A choice the bot offered, picked: no guessing needed.
+_CHOSEN = {choice.lower(): Intent(intent) for intent, (_, choice) in replies.TASK_NAMES.items()}
+# The intents that are answered without starting a task.
+_ANSWERS = {
+    Intent.GOODBYE: replies.GOODBYE,
+    Intent.THANKS: replies.YOU_ARE_WELCOME,
+    Intent.HELP: replies.HELP,
+    Intent.CANCEL: replies.NOTHING_TO_CANCEL,
+    **{Intent(intent): reply for intent, reply in replies.TASK_NOT_YET.items()},
+}
+# With an order number in the message, these still answer about the order ("your service is
+# terrible, where is order 123456??").
+_ABOUT_AN_ORDER = frozenset(
+    {Intent.ORDER_STATUS, Intent.HUMAN_HANDOFF, Intent.GREETING, Intent.THANKS, Intent.NONE}
+)
 _INTERRUPTIONS = (
     Intent.HELP,
     Intent.CANCEL,
@@ -51,9 +67,14 @@ class MainDialog(ComponentDialog):
         customer_contexts: CustomerContextAccessor,
         identity: IdentityService,
         clock: Clock,
+        not_understood: StatePropertyAccessor,
+        thresholds: Thresholds | None = None,
     ) -> None:
         super().__init__(MainDialog.__name__)
         self._recognizer = recognizer
+        # Messages not understood in a row, in this conversation: the second offers a person.
+        self._not_understood = not_understood
+        self._thresholds = thresholds or Thresholds()
         self._customer_contexts = customer_contexts
         self._identity = identity
         self._clock = clock
@@ -73,9 +94,23 @@ class MainDialog(ComponentDialog):
         if options.get(INTENT):
             recognition = Recognition(Intent(options[INTENT]))
         else:
-            recognition = await self._recognizer.recognize(step.context.activity.text or "")
-        await self._remember_intent(step.context, recognition)
-        match recognition.intent:
+            recognition = await self._recognize(step.context)
+        decision, intents = decide(recognition, self._thresholds)
+        if recognition.order_number and (
+            recognition.intent in _ABOUT_AN_ORDER
+            and (decision != Decision.ACT or recognition.intent != Intent.NONE)
+        ):
+            decision, intents = Decision.ACT, (Intent.ORDER_STATUS,)
+        if decision == Decision.UNSURE:
+            return await self._not_understood_step(step)
+        await self._not_understood.set(step.context, 0)
+        if decision == Decision.ASK:
+            first, second = intents
+            await send_reply(step.context, replies.which_task(first.value, second.value))
+            return await step.end_dialog()
+        intent = intents[0]
+        await self._remember_intent(step.context, intent)
+        match intent:
             case Intent.ORDER_STATUS:
                 return await step.begin_dialog(
                     self._order_status_id, {ORDER_NUMBER: recognition.order_number}
@@ -92,13 +127,33 @@ class MainDialog(ComponentDialog):
             case Intent.GREETING:
                 # "Hi" on a new channel: offer what the customer began elsewhere, if anything.
                 return await self._offer_resume(step)
-            case Intent.HELP:
-                await send_reply(step.context, replies.HELP)
-            case Intent.CANCEL:
-                await send_reply(step.context, replies.NOTHING_TO_CANCEL)
+            case _ if intent in _ANSWERS:
+                await send_reply(step.context, _ANSWERS[intent])
             case _:
                 await send_reply(step.context, replies.NOT_UNDERSTOOD)
         return await step.end_dialog()
+
+    async def _not_understood_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        missed = await self._not_understood.get(step.context, lambda: 0) + 1
+        if missed >= 2:
+            await send_reply(step.context, replies.NOT_UNDERSTOOD_AGAIN)
+            missed = 0
+        else:
+            await send_reply(step.context, replies.NOT_UNDERSTOOD)
+        await self._not_understood.set(step.context, missed)
+        return await step.end_dialog()
+
+    async def _recognize(self, turn_context: TurnContext) -> Recognition:
+        text = (turn_context.activity.text or "").strip()
+        chosen = _CHOSEN.get(text.lower())
+        if chosen is not None:
+            return Recognition(chosen)
+        activity = turn_context.activity
+        return await self._recognizer.recognize(
+            text,
+            now=customer_now(activity, self._clock),
+            time_zone=activity.local_timezone or None,
+        )
 
     async def confirmed_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         asked = step.values.get(_ASKED)
@@ -127,11 +182,16 @@ class MainDialog(ComponentDialog):
         return interrupted or await super().on_continue_dialog(inner_dc)
 
     async def _interrupt(self, inner_dc: DialogContext) -> DialogTurnResult | None:
-        recognition = await self._recognizer.recognize(inner_dc.context.activity.text or "")
-        if recognition.intent not in _INTERRUPTIONS:
+        recognition = await self._recognize(inner_dc.context)
+        if (
+            recognition.intent not in _INTERRUPTIONS
+            or recognition.confidence < self._thresholds.interruption
+            # A number in the message answers the question asked ("no, it's 654321").
+            or recognition.order_number
+        ):
             return None
         context = inner_dc.context
-        await self._remember_intent(context, recognition)
+        await self._remember_intent(context, recognition.intent)
         if recognition.intent in (Intent.HELP, Intent.LINK_CHANNEL):
             if recognition.intent == Intent.HELP:
                 await send_reply(context, replies.HELP)
@@ -171,8 +231,8 @@ class MainDialog(ComponentDialog):
         minutes = int(CODE_LIFETIME.total_seconds() // 60)
         await send_reply(turn_context, replies.link_code_issued(code, minutes))
 
-    async def _remember_intent(self, turn_context: TurnContext, recognition: Recognition) -> None:
-        if recognition.intent in (Intent.NONE, Intent.GREETING):
+    async def _remember_intent(self, turn_context: TurnContext, intent: Intent) -> None:
+        if intent in (Intent.NONE, Intent.GREETING, Intent.GOODBYE, Intent.THANKS):
             return
-        intent = recognition.intent.value
-        await self._customer_contexts.update(turn_context, lambda c: c.remember_intent(intent))
+        name = intent.value
+        await self._customer_contexts.update(turn_context, lambda c: c.remember_intent(name))

@@ -6,6 +6,7 @@ Intents from the TF-IDF classifier (nlu/classifier.py), entities from nlu/entiti
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,8 @@ from nlu.training import TrainingData, load_training
 log = logging.getLogger(__name__)
 
 RUNNERS_UP = 3
+_TRAINED: dict[str, EmbeddedRecognizer] = {}
+_TRAINING = threading.Lock()
 
 
 class EmbeddedRecognizer:
@@ -31,7 +34,15 @@ class EmbeddedRecognizer:
 
     @classmethod
     def trained(cls, language: str = "en", cache_dir: Path | None = None) -> EmbeddedRecognizer:
-        """Trained on the language's training file (or loaded from the cache)."""
+        """Trained on the language's training file (or loaded from the cache); one per
+        process and language (the tests build many apps)."""
+        with _TRAINING:
+            if language not in _TRAINED:
+                _TRAINED[language] = cls._train(language, cache_dir)
+            return _TRAINED[language]
+
+    @classmethod
+    def _train(cls, language: str, cache_dir: Path | None) -> EmbeddedRecognizer:
         started = time.monotonic()
         training = load_training(language)
         classifier = IntentClassifier.cached(
@@ -77,6 +88,7 @@ class EmbeddedRecognizer:
             confidence,
             tuple((_intent(name), score) for name, score in rest),
             entities,
+            label=top,
         )
 
 

@@ -85,9 +85,12 @@ def find_device(text: str, devices: Mapping[str, Sequence[str]]) -> str | None:
 
 
 def find_phone(text: str) -> str | None:
+    """A valid number for one of PHONE_REGIONS, or any well-formed one written with +."""
     for region in PHONE_REGIONS:
-        for match in phonenumbers.PhoneNumberMatcher(text, region):
-            return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        matches = phonenumbers.PhoneNumberMatcher(text, region, phonenumbers.Leniency.POSSIBLE)
+        for match in matches:
+            if match.raw_string.startswith("+") or phonenumbers.is_valid_number(match.number):
+                return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
     return None
 
 

@@ -34,7 +34,7 @@ def evaluate(examples: Sequence[Example], recognize: Recognize) -> dict[str, Any
         started = time.perf_counter()
         recognition = recognize(example.text)
         latencies.append((time.perf_counter() - started) * 1000)
-        predicted = recognition.intent.value
+        predicted = recognition.label or recognition.intent.value
         predictions.append(predicted)
         if predicted != example.intent:
             misclassified.append(

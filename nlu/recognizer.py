@@ -52,6 +52,8 @@ class Recognition:
     # The other intents, most likely first, with their confidences.
     runners_up: tuple[tuple[Intent, float], ...] = ()
     entities: Entities = field(default_factory=Entities)
+    # The classifier's own label, for a model trained on other intents (CLINC150).
+    label: str = ""
 
     @property
     def order_number(self) -> str | None:
@@ -59,7 +61,7 @@ class Recognition:
 
     def to_json(self) -> dict:
         return {
-            "intent": self.intent.value,
+            "intent": self.label or self.intent.value,
             "confidence": round(self.confidence, 4),
             "runnersUp": [
                 {"intent": intent.value, "confidence": round(score, 4)}

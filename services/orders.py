@@ -18,7 +18,7 @@ ORDER_NUMBER_MAX_DIGITS = 12
 _WRITTEN_NUMBER = r"#?\s?\d+(?:[ -]\d+)*"
 _INSIDE = re.compile(rf"(?<![\w#+.,/:-]){_WRITTEN_NUMBER}(?![\w-]|[.,/:]\d)")
 # What makes a run of digits something other than an order number.
-_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{2,4}")
+_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})|(\d{1,2})-(\d{1,2})-(\d{2}|\d{4})")
 _PHONE_SHAPE = re.compile(r"0\d[\d ]{8,12}|\d{3}[ -]\d{3}[ -]\d{4}")
 _PHONE_WORDS = re.compile(
     r"(?:phone|call|tel|mobile|cell|whatsapp|text me|reach me|ring me)\W*(?:\w+\W+){0,2}$",
@@ -78,6 +78,18 @@ def _digits_if_valid(written: str) -> str | None:
     return None
 
 
+def _is_date(written: str) -> bool:
+    """2026-11-24, 24-11-2026, 11-24-26; not 55-55-55."""
+    match = _DATE.fullmatch(written)
+    if not match:
+        return False
+    if match.group(1):
+        year, month, day = (int(g) for g in match.group(1, 2, 3))
+        return 1900 <= year <= 2100 and 1 <= month <= 12 and 1 <= day <= 31
+    first, second = int(match.group(4)), int(match.group(5))
+    return 1 <= min(first, second) <= 12 and 1 <= max(first, second) <= 31
+
+
 def find_order_number(text: str) -> str | None:
     """The first order number written inside a sentence ("where is order #123-456?").
 
@@ -90,7 +102,7 @@ def find_order_number(text: str) -> str | None:
         written = match.group().lstrip("# ")
         before, after = text[: match.start()], text[match.end() :]
         if (
-            _DATE.fullmatch(written)
+            _is_date(written)
             or _PHONE_SHAPE.fullmatch(written)
             or _PHONE_WORDS.search(before)
             or _PHONE_PREFIX.search(before)

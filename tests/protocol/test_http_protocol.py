@@ -196,7 +196,7 @@ async def test_health(sqlite_settings: Settings) -> None:
             )
         # The state file is destroyed under the running bot.
         state_file = Path(sqlite_settings.DATA_DIR) / SqliteDocumentStore.FILE_NAME
-        for path in state_file.parent.iterdir():
+        for path in state_file.parent.glob(f"{SqliteDocumentStore.FILE_NAME}*"):
             path.write_bytes(b"garbage" * 1000)
         async with http.get(health_url) as response:
             assert response.status == 503

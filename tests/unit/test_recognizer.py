@@ -1,35 +1,137 @@
+"""Language understanding: the held-out targets, entities, the CLI, the direct scorer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 
-from nlu.recognizer import Intent, RuleRecognizer
+from nlu.embedded import EmbeddedRecognizer
+from nlu.evaluation import evaluate, write_report
+from nlu.recognizer import Intent
+from nlu.training import held_out_file, load_labelled, load_training
+
+ROOT = Path(__file__).resolve().parents[2]
+# Tuesday 10:00 UTC, the day the held-out file's dates were written for.
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> EmbeddedRecognizer:
+    return EmbeddedRecognizer.trained()
+
+
+def test_the_held_out_messages_meet_the_targets(
+    recognizer: EmbeddedRecognizer, tmp_path: Path
+) -> None:
+    examples = load_labelled(held_out_file())
+    training = {e.text.lower() for e in load_training().examples}
+    assert not [e.text for e in examples if e.text.lower() in training], "held-out trained on"
+    report = evaluate(examples, lambda text: recognizer.recognize_now(text, now=NOW))
+    assert report["accuracy"] >= 0.92, report["misclassified"]
+    assert report["intents"]["none"]["recall"] >= 0.85
+    orders = report["entities"]["orderNumber"]
+    assert orders["correct"] / orders["expected"] >= 0.99 and orders["spurious"] == 0
+    assert report["entities"]["when"]["accuracy"] >= 0.90
+    assert report["entities"]["device"]["accuracy"] >= 0.90
+    written = write_report(report, tmp_path)
+    assert (tmp_path / "confusion.png").stat().st_size > 5_000 and len(written) == 3
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["accuracy"] == report["accuracy"] and "misclassified" in saved
 
 
 @pytest.mark.parametrize(
-    ("text", "intent", "order_number"),
+    ("text", "intent", "entities"),
     [
-        ("Where is my order?", Intent.ORDER_STATUS, None),
-        ("where is order #123-456?", Intent.ORDER_STATUS, "123456"),
-        ("track my package", Intent.ORDER_STATUS, None),
-        ("123456", Intent.ORDER_STATUS, "123456"),
-        ("help", Intent.HELP, None),
-        ("What can you do?", Intent.HELP, None),
-        ("cancel", Intent.CANCEL, None),
-        ("Never mind.", Intent.CANCEL, None),
-        ("I want to talk to a person", Intent.HUMAN_HANDOFF, None),
-        ("agent please", Intent.HUMAN_HANDOFF, None),
-        ("Hello!", Intent.GREETING, None),
-        ("what's the weather", Intent.NONE, None),
-        ("link another channel", Intent.LINK_CHANNEL, None),
-        ("Connect my other account", Intent.LINK_CHANNEL, None),
-        ("delete my data", Intent.DELETE_DATA, None),
-        ("Forget me!", Intent.DELETE_DATA, None),
+        ("wheres my stuff", Intent.ORDER_STATUS, {}),
+        ("wher is my ordr", Intent.ORDER_STATUS, {}),
+        ("thanks", Intent.THANKS, {}),
+        ("bye", Intent.GOODBYE, {}),
+        ("my phone stopped working", Intent.TROUBLESHOOT, {"device": "phone"}),
+        ("I want to return my order", Intent.NONE, {}),
+        ("I need to change my delivery address", Intent.NONE, {}),
+        ("I want to cancel my order", Intent.NONE, {}),
+        ("your service is terrible, where is order 123456??", Intent.ORDER_STATUS,
+         {"orderNumber": "123456"}),
+        ("can someone come and mount my TV on Friday?", Intent.BOOK_APPOINTMENT,
+         {"device": "tv", "when": "2026-11-27"}),
+        ("move my repair appointment to next week", Intent.CHANGE_APPOINTMENT,
+         {"when": "2026-11-30"}),
+        ("call me on +44 7700 900123", Intent.NONE, {"phone": "+447700900123"}),
     ],
-)
-async def test_intents(text: str, intent: Intent, order_number: str | None) -> None:
-    recognition = await RuleRecognizer().recognize(text)
-    assert (recognition.intent, recognition.order_number) == (intent, order_number)
+)  # fmt: skip
+def test_the_messages_the_rules_got_wrong(
+    recognizer: EmbeddedRecognizer, text: str, intent: Intent, entities: dict
+) -> None:
+    recognition = recognizer.recognize_now(text, now=NOW)
+    assert recognition.intent == intent
+    assert recognition.entities.to_json() == entities
 
 
-async def test_cancel_inside_a_sentence_is_not_an_interruption() -> None:
-    # "Cancel" must be the whole message to stop a task; this is about an order.
-    recognition = await RuleRecognizer().recognize("can I cancel order 123456")
-    assert recognition.intent == Intent.ORDER_STATUS
+@pytest.mark.parametrize(
+    "text",
+    ["call me on 07700 900123", "+1 (206) 555 0101", "206-555-0101", "it was £499.99",
+     "the RTX 4070", "model WX-550", "delivered 2026-11-24", "24-11-2026", "I bought 3 of them",
+     "paid 1234567 euros", "tracking 1Z999AA10123456784"],
+)  # fmt: skip
+def test_nothing_but_an_order_number_is_taken_for_one(
+    recognizer: EmbeddedRecognizer, text: str
+) -> None:
+    assert recognizer.recognize_now(text, now=NOW).order_number is None
+
+
+def test_the_direct_scorer_gives_sklearns_probabilities(recognizer: EmbeddedRecognizer) -> None:
+    classifier = recognizer._classifier
+    for example in load_labelled(held_out_file())[:50]:
+        mine = dict(classifier.rank(example.text))
+        theirs = classifier._pipeline.predict_proba([example.text])[0]
+        for intent, probability in zip(classifier.intents, theirs, strict=True):
+            assert abs(mine[intent] - probability) < 1e-9
+
+
+def nlu(*arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nlu", *arguments],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_parse_prints_one_json_object_and_reads_lines_from_stdin() -> None:
+    one = nlu("parse", "--now", "2026-11-24T10:00:00", "--tz", "Europe/Madrid",
+              "book a technician for tomorrow at 3pm")  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    answer = json.loads(one.stdout)
+    assert answer["intent"] == "bookAppointment" and 0 < answer["confidence"] <= 1
+    assert answer["entities"] == {"when": "2026-11-25T15:00"}
+    assert len(answer["runnersUp"]) == 3
+    many = nlu("parse", stdin="where is order 123456\nthanks\n")
+    lines = [json.loads(line) for line in many.stdout.splitlines()]
+    assert [(line["intent"], line["entities"]) for line in lines] == [
+        ("orderStatus", {"orderNumber": "123456"}),
+        ("thanks", {}),
+    ]
+
+
+def test_train_then_evaluate_with_that_model(tmp_path: Path) -> None:
+    data = tmp_path / "data.jsonl"
+    rows = [("turn on the lights", "lights"), ("lights on please", "lights"),
+            ("switch the lamp on", "lights"), ("play some music", "music"),
+            ("put on a song", "music"), ("play my playlist", "music")]  # fmt: skip
+    data.write_text("".join(json.dumps({"text": t, "intent": i}) + "\n" for t, i in rows))
+    assert nlu("train", "--data", str(data), "--out", str(tmp_path / "model")).returncode == 0
+    evaluated = nlu("evaluate", "--model", str(tmp_path / "model"), "--data", str(data),
+                    "--out", str(tmp_path / "report"))  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["accuracy"] == 1.0
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("not json\n")
+    refused = nlu("evaluate", "--data", str(broken))
+    assert refused.returncode == 2 and "broken.jsonl:1" in refused.stderr
