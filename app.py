@@ -30,8 +30,10 @@ from customers.privacy import PrivacyPolicy
 from dialogs.clock import Clock, system_clock
 from dialogs.main_dialog import MainDialog
 from dialogs.order_status_dialog import OrderStatusDialog
+from nlu.clu import CluRecognizer
 from nlu.embedded import EmbeddedRecognizer
 from nlu.policy import Thresholds
+from nlu.recognizer import Recognizer
 from services.demo_orders import DemoOrderService
 from services.direct_line import DirectLineTokens
 from services.http_orders import HttpOrderService
@@ -108,7 +110,19 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         orders = HttpOrderService(str(settings.ORDER_API_URL), api_key)
         resources.append(orders)
 
-    recognizer = EmbeddedRecognizer.trained(cache_dir=settings.DATA_DIR / "nlu-cache")
+    embedded = EmbeddedRecognizer.trained(cache_dir=settings.DATA_DIR / "nlu-cache")
+    recognizer: Recognizer = embedded
+    if settings.NLU == "clu":
+        clu = CluRecognizer(
+            str(settings.CLU_ENDPOINT),
+            _secret(settings.CLU_KEY),
+            settings.CLU_PROJECT,
+            settings.CLU_DEPLOYMENT,
+            embedded,
+            managed_identity_client_id=settings.AZURE_CLIENT_ID,
+        )
+        recognizer = clu
+        resources.append(clu)
     dialog = MainDialog(
         recognizer,
         OrderStatusDialog(

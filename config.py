@@ -89,7 +89,15 @@ class Settings(BaseSettings):
     # it (once per order). false: the order number alone is enough (see README).
     ORDER_PROOF_REQUIRED: bool = False
 
-    # Language understanding: below this confidence the bot says what it can do instead of
+    # Language understanding: the embedded recogniser (trained from nlu/data at start), or
+    # Azure AI Language CLU with the embedded one as its fallback.
+    NLU: Literal["embedded", "clu"] = "embedded"
+    CLU_ENDPOINT: AnyHttpUrl | None = None
+    # Unset: the bot signs in to CLU with its managed identity (AZURE_CLIENT_ID).
+    CLU_KEY: SecretStr | None = None
+    CLU_PROJECT: str = ""
+    CLU_DEPLOYMENT: str = ""
+    # Below this confidence the bot says what it can do instead of
     # guessing; two tasks closer than the margin make it ask which one (README: chosen from
     # the held-out evaluation).
     NLU_CONFIDENCE_THRESHOLD: float = Field(0.3, ge=0, le=1)
@@ -142,6 +150,8 @@ class Settings(BaseSettings):
         "COSMOS_ENDPOINT",
         "COSMOS_KEY",
         "WEBCHAT_BUNDLE_FILE",
+        "CLU_ENDPOINT",
+        "CLU_KEY",
         mode="before",
     )
     @classmethod
@@ -177,6 +187,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "set CUSTOMER_ID_SIGNING_KEY: SITE_SIGNING_KEY needs it to sign the ids it issues"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _clu_is_complete(self) -> Settings:
+        if self.NLU == "clu":
+            missing = [name for name, value in (("CLU_ENDPOINT", self.CLU_ENDPOINT),
+                       ("CLU_PROJECT", self.CLU_PROJECT), ("CLU_DEPLOYMENT", self.CLU_DEPLOYMENT))
+                       if not value]  # fmt: skip
+            if missing:
+                raise ValueError(f"set {' and '.join(missing)}: NLU=clu needs them")
         return self
 
     @model_validator(mode="after")

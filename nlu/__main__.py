@@ -5,6 +5,7 @@
     python -m nlu evaluate [--data FILE] [--out DIR]      held-out (default) or any JSONL file
     python -m nlu evaluate --cross-validate 5             k-fold on the training data
     python -m nlu train --data FILE --out DIR             the same engine on any labelled JSONL
+    python -m nlu export-clu --out FILE                   a CLU project import file
 
 `--model DIR` makes parse and evaluate use a model `train` wrote; `--now`, `--tz` and
 `--lang` place relative dates ("tomorrow at 3pm") as for a customer there and then.
@@ -94,6 +95,47 @@ def train(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def export_clu(arguments: argparse.Namespace) -> int:
+    """A CLU project import file from the same training data: one set of files, two engines."""
+    training = load_training(arguments.lang)
+    locale = {"en": "en-us", "es": "es-es", "de": "de-de", "fr": "fr-fr"}.get(
+        training.language, training.language
+    )
+    project = {
+        "projectFileVersion": "2023-04-01",
+        "stringIndexType": "Utf16CodeUnit",
+        "metadata": {
+            "projectKind": "Conversation",
+            "projectName": arguments.project,
+            "language": locale,
+            "multilingual": False,
+            "description": "Customer service bot intents, exported from nlu/data",
+            "settings": {"confidenceThreshold": 0},
+        },
+        "assets": {
+            "projectKind": "Conversation",
+            "intents": [
+                {"category": intent} for intent in sorted({e.intent for e in training.examples})
+            ],
+            "entities": [],
+            "utterances": [
+                {
+                    "text": e.text,
+                    "language": locale,
+                    "intent": e.intent,
+                    "entities": [],
+                    "dataset": "Train",
+                }
+                for e in training.examples
+            ],
+        },
+    }
+    Path(arguments.out).write_text(json.dumps(project, indent=2, ensure_ascii=False), "utf-8")
+    print(f"CLU project {arguments.project!r}: {len(training.examples)} utterances, "
+          f"{len(project['assets']['intents'])} intents: {arguments.out}")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nlu", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,8 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     training.add_argument("--data", required=True)
     training.add_argument("--out", required=True)
 
+    exporting = commands.add_parser("export-clu", help="write a CLU project import file")
+    exporting.add_argument("--out", default="clu-project.json")
+    exporting.add_argument("--project", default="customer-service-bot")
+    exporting.add_argument("--lang", default="en")
+
     arguments = parser.parse_args(argv)
-    handlers = {"parse": parse, "evaluate": evaluate_command, "train": train}
+    handlers = {"parse": parse, "evaluate": evaluate_command, "train": train,
+                "export-clu": export_clu}  # fmt: skip
     try:
         return handlers[arguments.command](arguments)
     except TrainingDataError as error:

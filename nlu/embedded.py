@@ -60,6 +60,14 @@ class EmbeddedRecognizer:
     def from_model(cls, model_dir: Path, language: str = "en") -> EmbeddedRecognizer:
         return cls(load_training(language), IntentClassifier.load(model_dir))
 
+    @property
+    def devices(self) -> dict[str, tuple[str, ...]]:
+        return self._training.devices
+
+    @property
+    def language(self) -> str:
+        return self._training.language
+
     def rank(self, text: str) -> list[tuple[str, float]]:
         return self._classifier.rank(text)
 
@@ -84,15 +92,15 @@ class EmbeddedRecognizer:
         ranked = self._classifier.rank(text)
         (top, confidence), rest = ranked[0], ranked[1 : 1 + RUNNERS_UP]
         return Recognition(
-            _intent(top),
+            intent_named(top),
             confidence,
-            tuple((_intent(name), score) for name, score in rest),
+            tuple((intent_named(name), score) for name, score in rest),
             entities,
             label=top,
         )
 
 
-def _intent(name: str) -> Intent:
+def intent_named(name: str) -> Intent:
     try:
         return Intent(name)
     except ValueError:  # a model trained on other labels (CLINC150): out of scope here

@@ -65,3 +65,10 @@ def test_env_example_lists_every_setting() -> None:
     example = (ROOT / ".env.example").read_text()
     names = {line.split("=", 1)[0].lstrip("# ") for line in example.splitlines() if "=" in line}
     assert set(Settings.model_fields) <= names
+
+
+def test_clu_needs_its_endpoint_project_and_deployment() -> None:
+    with pytest.raises(ConfigError, match="CLU_ENDPOINT and CLU_PROJECT and CLU_DEPLOYMENT"):
+        Settings.from_mapping({"NLU": "clu"})
+    with pytest.raises(ConfigError, match="NLU"):
+        Settings.from_mapping({"NLU": "luis"})

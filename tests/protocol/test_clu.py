@@ -1,0 +1,115 @@
+"""Azure CLU as the recogniser, against a local server speaking CLU's request and answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+
+from channels import replies
+from nlu.clu import CluRecognizer
+from nlu.embedded import EmbeddedRecognizer
+from nlu.recognizer import Intent
+from tests.conftest import make_settings, serve, serve_bot, texts
+from tools.local_channel import LocalChannel
+
+KEY = "clu-test-key"
+
+
+class CluServer:
+    """Answers POST /language/:analyze-conversations as CLU does, with `top` as the intent."""
+
+    def __init__(self, top: str = "bookAppointment", failure: str | None = None) -> None:
+        self.top = top
+        self.failure = failure
+        self.requests: list[dict[str, Any]] = []
+
+    async def analyze(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append({"query": dict(request.query), "key": request.headers.get(
+            "Ocp-Apim-Subscription-Key"), "body": body})  # fmt: skip
+        if self.failure == "hang":
+            await asyncio.sleep(3600)
+        if self.failure == "500":
+            return web.json_response({"error": {"code": "InternalServerError"}}, status=500)
+        text = body["analysisInput"]["conversationItem"]["text"]
+        return web.json_response(
+            {
+                "kind": "ConversationResult",
+                "result": {
+                    "query": text,
+                    "prediction": {
+                        "projectKind": "Conversation",
+                        "topIntent": self.top,
+                        "intents": [
+                            {"category": "none", "confidenceScore": 0.04},
+                            {"category": self.top, "confidenceScore": 0.93},
+                            {"category": "orderStatus", "confidenceScore": 0.03},
+                        ],
+                        "entities": [],
+                    },
+                },
+            }
+        )
+
+
+@asynccontextmanager
+async def clu_server(server: CluServer) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_post("/language/:analyze-conversations", server.analyze)
+    async with serve(app) as url:
+        yield url
+
+
+async def test_clu_answers_with_its_own_intent_and_the_bots_entities() -> None:
+    server = CluServer("bookAppointment")
+    async with clu_server(server) as url:
+        clu = CluRecognizer(url, KEY, "bot-project", "production", EmbeddedRecognizer.trained())
+        await clu.open()
+        try:
+            recognition = await clu.recognize("hello, my tv on friday")
+        finally:
+            await clu.close()
+    assert recognition.intent == Intent.BOOK_APPOINTMENT and recognition.confidence == 0.93
+    assert recognition.runners_up[0] == (Intent.NONE, 0.04)
+    assert recognition.entities.device == "tv" and recognition.entities.when
+    [request] = server.requests
+    assert request["key"] == KEY and request["query"]["api-version"] == "2023-04-01"
+    assert request["body"]["parameters"]["projectName"] == "bot-project"
+    assert request["body"]["parameters"]["deploymentName"] == "production"
+    assert request["body"]["analysisInput"]["conversationItem"]["text"] == "hello, my tv on friday"
+
+
+async def test_clu_slow_or_down_the_embedded_recogniser_answers_within_the_deadline() -> None:
+    for failure in ("hang", "500"):
+        server = CluServer("bookAppointment", failure)
+        async with clu_server(server) as url:
+            clu = CluRecognizer(url, KEY, "p", "d", EmbeddedRecognizer.trained(), deadline=0.3,
+                                breaker_threshold=2)  # fmt: skip
+            await clu.open()
+            try:
+                started = time.monotonic()
+                recognition = await clu.recognize("where is my order")
+                waited = time.monotonic() - started
+                for _ in range(5):  # the circuit opens: CLU is not asked again for a while
+                    await clu.recognize("where is my order")
+            finally:
+                await clu.close()
+        assert recognition.intent == Intent.ORDER_STATUS  # the embedded answer, not CLU's
+        assert waited < 0.3 * 2 + 0.5, failure  # two attempts of 0.3 s, then the fallback
+        assert len(server.requests) <= 4, failure
+
+
+async def test_the_bot_on_clu() -> None:
+    server = CluServer("troubleshoot")
+    async with clu_server(server) as url:
+        settings = make_settings(NLU="clu", CLU_ENDPOINT=url, CLU_KEY=KEY, CLU_PROJECT="p",
+                                 CLU_DEPLOYMENT="d")  # fmt: skip
+        async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
+            said = texts(await channel.conversation().say("hello there"))
+    assert said == [replies.TASK_NOT_YET["troubleshoot"].text]
+    assert server.requests
