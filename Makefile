@@ -7,7 +7,7 @@ ARGS   ?=
 STEP   := tools/step.sh
 PIP    := -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test chat webchat playground lint format clean teams-package bench
+.PHONY: run test chat webchat playground lint format clean teams-package bench nlu-bench
 
 run: $(VENV)/.runtime
 	@$(BIN)/python app.py
@@ -42,6 +42,10 @@ playground: $(VENV)/.runtime $(PEERS)/node_modules/.installed
 # make bench ARGS="--users 20 --seconds 10" -> bench/results.json and bench/results.png
 bench: $(VENV)/.bench $(PEERS)/node_modules/.installed
 	$(BIN)/python -m bench.run $(ARGS)
+
+# The intent classifier on CLINC150 (../shared/data), beside the paper's published figures.
+nlu-bench: $(VENV)/.dev
+	@$(BIN)/python -m bench.nlu_clinc $(ARGS)
 
 # The Teams app to upload (manifest + icons), with MicrosoftAppId from .env or the environment.
 teams-package: $(VENV)/.runtime

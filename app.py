@@ -34,6 +34,7 @@ from nlu.clu import CluRecognizer
 from nlu.embedded import EmbeddedRecognizer
 from nlu.policy import Thresholds
 from nlu.recognizer import Recognizer
+from nlu.review import ReviewQueue
 from services.demo_orders import DemoOrderService
 from services.direct_line import DirectLineTokens
 from services.http_orders import HttpOrderService
@@ -84,7 +85,7 @@ ADAPTER = web.AppKey("adapter", LeanCloudAdapter)
 
 def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
     """Everything a turn needs, without the HTTP host (the dialog tests use this too)."""
-    documents = _document_store(settings)
+    documents = document_store(settings)
     storage = BotStorage(
         documents, StateTtl(settings.CONVERSATION_STATE_TTL, settings.CUSTOMER_STATE_TTL)
     )
@@ -137,6 +138,8 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         clock,
         conversation_state.create_property("notUnderstood"),
         Thresholds(settings.NLU_CONFIDENCE_THRESHOLD, settings.NLU_AMBIGUITY_MARGIN),
+        ReviewQueue(documents, settings.restricted_channels),
+        conversation_state.create_property("lastMessage"),
     )
     # The customer's state first: see TurnState.
     storage_health = StorageHealth()
@@ -168,7 +171,7 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
     )
 
 
-def _document_store(settings: Settings) -> DocumentStore:
+def document_store(settings: Settings) -> DocumentStore:
     if settings.STORAGE == "memory":
         return MemoryDocumentStore()
     if settings.STORAGE == "cosmos":

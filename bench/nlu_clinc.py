@@ -19,6 +19,7 @@ from nlu.classifier import IntentClassifier
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clinc150" / "data_full.json"
 # The paper's Table 2 (Larson et al., 2019): in-scope accuracy / out-of-scope recall, %.
+OOS_RECALL_GOAL = 0.5
 PUBLISHED = {
     "Dialogflow (oos as a class)": (91.7, 14.0),
     "Rasa (oos as a class)": (91.5, 45.3),
@@ -49,16 +50,18 @@ def run(data_file: Path, per_intent: int | None) -> dict:
     def top(text: str) -> tuple[str, float]:
         return model.rank(text)[0]
 
-    # The threshold that balances the two scores on the validation set.
+    # The threshold with the best in-scope accuracy on the validation set that still catches
+    # half of its out-of-scope messages (the paper's best systems catch about half).
     val = [(i, *top(t)) for t, i in data["val"]]
     oos_val = [top(t)[1] for t, _ in data["oos_val"]]
 
-    def balanced(threshold: float) -> float:
+    def scores(threshold: float) -> tuple[float, float]:
         accuracy = sum(p == i and c >= threshold for i, p, c in val) / len(val)
         recall = sum(c < threshold for c in oos_val) / len(oos_val)
-        return accuracy + recall
+        return accuracy, recall
 
-    threshold = max((x / 100 for x in range(0, 100)), key=balanced)
+    candidates = [x / 100 for x in range(100)]
+    threshold = next((t for t in candidates if scores(t)[1] >= OOS_RECALL_GOAL), candidates[-1])
     latencies, correct, caught = [], 0, 0
     for text, intent in data["test"]:
         started = time.perf_counter()

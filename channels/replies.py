@@ -60,6 +60,11 @@ NOT_UNDERSTOOD_AGAIN = Reply(
     "Sorry, I still didn't understand. Would you like to talk to a person?",
     (ASK_FOR_PERSON, ASK_FOR_HELP),
 )
+NOT_WHAT_YOU_MEANT = Reply(
+    "Sorry about that. Could you say it another way? I've noted it so I can learn. "
+    'Or type "agent" to talk to a person.',
+    _MAIN_CHOICES,
+)
 GOODBYE = Reply("Goodbye, and thanks for getting in touch!")
 YOU_ARE_WELCOME = Reply("You're welcome! Anything else I can do?", _MAIN_CHOICES)
 

@@ -25,6 +25,7 @@ from dialogs.order_status_dialog import ORDER_NUMBER, SKIP_RECENT_ORDER, OrderSt
 from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
 from nlu.policy import Decision, Thresholds, decide
 from nlu.recognizer import Intent, Recognition, Recognizer
+from nlu.review import ReviewQueue, mask, says_not_what_i_meant
 from state.customer_context import CustomerContextAccessor, turn_customer_id
 from state.turn_state import discard_changes
 
@@ -69,12 +70,17 @@ class MainDialog(ComponentDialog):
         clock: Clock,
         not_understood: StatePropertyAccessor,
         thresholds: Thresholds | None = None,
+        review: ReviewQueue | None = None,
+        last_message: StatePropertyAccessor | None = None,
     ) -> None:
         super().__init__(MainDialog.__name__)
         self._recognizer = recognizer
         # Messages not understood in a row, in this conversation: the second offers a person.
         self._not_understood = not_understood
         self._thresholds = thresholds or Thresholds()
+        # Messages not understood, and the one before "that's not what I meant", for review.
+        self._review = review
+        self._last_message = last_message
         self._customer_contexts = customer_contexts
         self._identity = identity
         self._clock = clock
@@ -94,14 +100,20 @@ class MainDialog(ComponentDialog):
         if options.get(INTENT):
             recognition = Recognition(Intent(options[INTENT]))
         else:
+            if says_not_what_i_meant(step.context.activity.text or ""):
+                return await self._not_what_was_meant(step)
             recognition = await self._recognize(step.context)
         decision, intents = decide(recognition, self._thresholds)
+        await self._remember_message(step.context, recognition)
         if recognition.order_number and (
             recognition.intent in _ABOUT_AN_ORDER
             and (decision != Decision.ACT or recognition.intent != Intent.NONE)
         ):
             decision, intents = Decision.ACT, (Intent.ORDER_STATUS,)
         if decision == Decision.UNSURE:
+            await self._keep_for_review(step.context, step.context.activity.text or "",
+                                        recognition.label or recognition.intent.value,
+                                        recognition.confidence, "notUnderstood")  # fmt: skip
             return await self._not_understood_step(step)
         await self._not_understood.set(step.context, 0)
         if decision == Decision.ASK:
@@ -131,6 +143,30 @@ class MainDialog(ComponentDialog):
                 await send_reply(step.context, _ANSWERS[intent])
             case _:
                 await send_reply(step.context, replies.NOT_UNDERSTOOD)
+        return await step.end_dialog()
+
+    async def _remember_message(self, turn_context: TurnContext, recognition: Recognition) -> None:
+        if self._last_message is None or not recognition.label:
+            return
+        await self._last_message.set(
+            turn_context,
+            {"text": mask(turn_context.activity.text or "")[:500],
+             "guess": recognition.label, "confidence": round(recognition.confidence, 4)},
+        )  # fmt: skip
+
+    async def _keep_for_review(
+        self, turn_context: TurnContext, text: str, guess: str, confidence: float, reason: str
+    ) -> None:
+        if self._review is not None:
+            channel = turn_context.activity.channel_id
+            await self._review.keep(text, guess, confidence, reason, channel, self._clock())
+
+    async def _not_what_was_meant(self, step: WaterfallStepContext) -> DialogTurnResult:
+        last = await self._last_message.get(step.context, dict) if self._last_message else {}
+        if last:
+            await self._keep_for_review(step.context, last["text"], last["guess"],
+                                        last["confidence"], "notWhatIMeant")  # fmt: skip
+        await send_reply(step.context, replies.NOT_WHAT_YOU_MEANT)
         return await step.end_dialog()
 
     async def _not_understood_step(self, step: WaterfallStepContext) -> DialogTurnResult:

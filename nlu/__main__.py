@@ -6,6 +6,7 @@
     python -m nlu evaluate --cross-validate 5             k-fold on the training data
     python -m nlu train --data FILE --out DIR             the same engine on any labelled JSONL
     python -m nlu export-clu --out FILE                   a CLU project import file
+    python -m nlu review [--days 7]                       messages not understood, to learn from
 
 `--model DIR` makes parse and evaluate use a model `train` wrote; `--now`, `--tz` and
 `--lang` place relative dates ("tomorrow at 3pm") as for a customer there and then.
@@ -19,6 +20,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from config import ConfigError
 from nlu.classifier import IntentClassifier
 from nlu.embedded import EmbeddedRecognizer
 from nlu.evaluation import cross_validate, evaluate, write_report
@@ -136,6 +138,37 @@ def export_clu(arguments: argparse.Namespace) -> int:
     return 0
 
 
+async def _review(days: int) -> list:
+    from app import document_store  # the composition root builds the store, as for the bot
+    from config import load_settings
+    from nlu.review import ReviewQueue
+
+    settings = load_settings()  # ConfigError: handled by main
+    documents = document_store(settings)
+    await documents.open()
+    try:
+        return await ReviewQueue(documents, frozenset()).recent(datetime.now(UTC), days)
+    finally:
+        await documents.close()
+
+
+def review(arguments: argparse.Namespace) -> int:
+    """Messages not understood (or "not what I meant"), with the guess, newest last."""
+    import asyncio
+
+    entries = asyncio.run(_review(arguments.days))
+    if arguments.json:
+        for entry in entries:
+            print(json.dumps(entry.__dict__, ensure_ascii=False))
+        return 0
+    for entry in entries:
+        print(f"{entry.at[:16]}  {entry.channel:9} {entry.reason:13} "
+              f"{entry.guess} {entry.confidence:.2f}  {entry.text}")  # fmt: skip
+    print(f"{len(entries)} message(s) from the last {arguments.days} day(s); add the ones worth "
+          f"learning to nlu/data/<language>/intents.yml")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nlu", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -163,12 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     exporting.add_argument("--project", default="customer-service-bot")
     exporting.add_argument("--lang", default="en")
 
+    reviewing = commands.add_parser("review", help="messages the bot did not understand")
+    reviewing.add_argument("--days", type=int, default=7)
+    reviewing.add_argument("--json", action="store_true", help="one JSON line per message")
+
     arguments = parser.parse_args(argv)
     handlers = {"parse": parse, "evaluate": evaluate_command, "train": train,
-                "export-clu": export_clu}  # fmt: skip
+                "export-clu": export_clu, "review": review}  # fmt: skip
     try:
         return handlers[arguments.command](arguments)
-    except TrainingDataError as error:
+    except (TrainingDataError, ConfigError) as error:
         print(f"nlu: {error}", file=sys.stderr)
         return 2
 
