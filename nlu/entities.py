@@ -23,13 +23,17 @@ from services.orders import find_order_number
 # Regions whose phone formats are recognised without a leading +.
 PHONE_REGIONS = ("GB", "US", "DE", "FR", "ES")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# Duckling is only asked when a message could hold a date or a time: most messages don't.
+# Duckling is only asked when a message could hold a date or a time: most messages don't
+# (an order number alone is not a time: digits count only as small numbers, times, dates).
 _MAY_HOLD_TIME = re.compile(
-    r"\d|\b(?:today|tonight|tomorrow|tmr|yesterday|mon|tue|wed|thu|fri|sat|sun|week|weekend|"
+    r"(?<!\d)\d{1,2}(?!\d)|\d[:/.-]\d|\b(?:19|20)\d\d\b|"
+    r"\b(?:today|tonight|tomorrow|tmr|yesterday|mon|tue|wed|thu|fri|sat|sun|week|weekend|"
     r"month|morning|afternoon|evening|noon|midnight|next|this|last|jan|feb|mar|apr|may|jun|"
     r"jul|aug|sep|oct|nov|dec)",
     re.IGNORECASE,
 )
+# Fewer digits than this cannot be a phone number anywhere.
+_PHONE_MIN_DIGITS = 7
 
 
 class _Duckling:
@@ -86,6 +90,8 @@ def find_device(text: str, devices: Mapping[str, Sequence[str]]) -> str | None:
 
 def find_phone(text: str) -> str | None:
     """A valid number for one of PHONE_REGIONS, or any well-formed one written with +."""
+    if sum(character.isdigit() for character in text) < _PHONE_MIN_DIGITS:
+        return None
     for region in PHONE_REGIONS:
         matches = phonenumbers.PhoneNumberMatcher(text, region, phonenumbers.Leniency.POSSIBLE)
         for match in matches:
