@@ -35,6 +35,7 @@ from nlu.embedded import EmbeddedRecognizer
 from nlu.policy import Thresholds
 from nlu.recognizer import Recognizer
 from nlu.review import ReviewQueue
+from nlu.training import TrainingDataError
 from services.demo_orders import DemoOrderService
 from services.direct_line import DirectLineTokens
 from services.http_orders import HttpOrderService
@@ -444,6 +445,9 @@ def serve(settings: Settings, also: str = "") -> None:
         web.run_app(create_app(settings), host=settings.HOST, port=settings.PORT, print=announce)
     except StorageError as error:
         print(f"Cannot start: state storage: {error} (check STORAGE and DATA_DIR)", file=sys.stderr)
+        sys.exit(1)
+    except TrainingDataError as error:
+        print(f"Cannot start: language understanding's training data: {error}", file=sys.stderr)
         sys.exit(1)
     except OSError as error:
         print(
