@@ -41,6 +41,11 @@ def _subset(rows: list[list[str]], per_intent: int | None) -> list[list[str]]:
 
 
 def run(data_file: Path, per_intent: int | None) -> dict:
+    if not data_file.is_file():
+        raise SystemExit(
+            f"no CLINC150 at {data_file}: the shared data folder sits beside the repository "
+            "(../shared/data/clinc150), or pass --data"
+        )
     data = json.loads(data_file.read_text(encoding="utf-8"))
     train = _subset(data["train"], per_intent)
     started = time.perf_counter()
