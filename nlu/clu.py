@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from azure.ai.language.conversations.aio import ConversationAnalysisClient
@@ -27,8 +27,7 @@ from azure.core.exceptions import AzureError
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
-from nlu.embedded import RUNNERS_UP, EmbeddedRecognizer, intent_named
-from nlu.entities import extract
+from nlu.embedded import EmbeddedRecognizer
 from nlu.recognizer import Recognition
 
 log = logging.getLogger(__name__)
@@ -107,21 +106,7 @@ class CluRecognizer:
             ((i["category"], float(i["confidenceScore"])) for i in prediction["intents"]),
             key=lambda pair: -pair[1],
         )
-        (top, confidence), rest = ranked[0], ranked[1 : 1 + RUNNERS_UP]
-        entities = extract(
-            text,
-            self._fallback.devices,
-            now=now or datetime.now(UTC),
-            time_zone=time_zone or "UTC",
-            language=self._fallback.language,
-        )
-        return Recognition(
-            intent_named(top),
-            confidence,
-            tuple((intent_named(name), score) for name, score in rest),
-            entities,
-            label=top,
-        )
+        return self._fallback.recognition(text, ranked, now=now, time_zone=time_zone)
 
     async def _predict(self, text: str) -> dict[str, Any]:
         breaker = await self._breakers.get_breaker(_CIRCUIT)

@@ -61,10 +61,6 @@ class EmbeddedRecognizer:
         return cls(load_training(language), IntentClassifier.load(model_dir))
 
     @property
-    def devices(self) -> dict[str, tuple[str, ...]]:
-        return self._training.devices
-
-    @property
     def language(self) -> str:
         return self._training.language
 
@@ -80,6 +76,18 @@ class EmbeddedRecognizer:
         self, text: str, *, now: datetime | None = None, time_zone: str | None = None
     ) -> Recognition:
         text = (text or "").strip()
+        ranked = self._classifier.rank(text) if text else [(Intent.NONE.value, 1.0)]
+        return self.recognition(text, ranked, now=now, time_zone=time_zone)
+
+    def recognition(
+        self,
+        text: str,
+        ranked: list[tuple[str, float]],
+        *,
+        now: datetime | None = None,
+        time_zone: str | None = None,
+    ) -> Recognition:
+        """Intents ranked by any engine (this one, CLU), with this bot's entities."""
         entities = extract(
             text,
             self._training.devices,
@@ -87,9 +95,6 @@ class EmbeddedRecognizer:
             time_zone=time_zone or "UTC",
             language=self._training.language,
         )
-        if not text:
-            return Recognition(Intent.NONE, 1.0, entities=entities)
-        ranked = self._classifier.rank(text)
         (top, confidence), rest = ranked[0], ranked[1 : 1 + RUNNERS_UP]
         return Recognition(
             intent_named(top),

@@ -58,6 +58,20 @@ async def say(page: Page, text: str, then_shows: str) -> None:
     await page.locator(BUBBLE, has_text=then_shows).first.wait_for(timeout=20_000)
 
 
+async def order_status_conversation(browser: Browser, address: str, screenshot: str) -> list[str]:
+    """Opens the chat page offline, asks where order 123456 is; the bubbles' texts."""
+    page = await browser.new_page()
+    await page.route("**/*", loopback_only)  # offline: nothing from a CDN
+    await page.goto(address)
+    greeting = page.locator(BUBBLE, has_text="customer service assistant")
+    await greeting.first.wait_for(timeout=20_000)
+    await say(page, "where is my order?", "Can you provide your order number?")
+    await say(page, "123456", "out for delivery and expected by")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / screenshot, full_page=True)
+    return await page.locator(BUBBLE).all_inner_texts()
+
+
 async def test_the_order_status_conversation_in_the_real_web_chat() -> None:
     direct_line_port = free_port()
     async with webchat_bundle() as bundle_url:
@@ -71,17 +85,9 @@ async def test_the_order_status_conversation_in_the_real_web_chat() -> None:
             direct_line.start()
             try:
                 async with chromium() as browser:
-                    page = await browser.new_page()
-                    await page.route("**/*", loopback_only)
-                    await page.goto(bot_url.replace("/api/messages", "/chat"))
-
-                    greeting = page.locator(BUBBLE, has_text="customer service assistant")
-                    await greeting.first.wait_for(timeout=20_000)
-                    await say(page, "where is my order?", "Can you provide your order number?")
-                    await say(page, "123456", "out for delivery and expected by")
-                    transcript = await page.locator(BUBBLE).all_inner_texts()
-                    ARTIFACTS.mkdir(exist_ok=True)
-                    await page.screenshot(path=ARTIFACTS / "webchat.png", full_page=True)
+                    transcript = await order_status_conversation(
+                        browser, bot_url.replace("/api/messages", "/chat"), "webchat.png"
+                    )
             finally:
                 direct_line.stop()
     answer = next(text for text in transcript if "Your order 123456" in text)
@@ -96,16 +102,7 @@ async def test_make_webchat_gives_a_working_chat_at_the_printed_address(tmp_path
     try:
         address = await asyncio.to_thread(printed_address, process, "/chat")
         async with chromium() as browser:
-            page = await browser.new_page()
-            await page.route("**/*", loopback_only)  # offline: nothing from a CDN
-            await page.goto(address)
-            greeting = page.locator(BUBBLE, has_text="customer service assistant")
-            await greeting.first.wait_for(timeout=20_000)
-            await say(page, "where is my order?", "Can you provide your order number?")
-            await say(page, "123456", "out for delivery and expected by")
-            transcript = await page.locator(BUBBLE).all_inner_texts()
-            ARTIFACTS.mkdir(exist_ok=True)
-            await page.screenshot(path=ARTIFACTS / "make-webchat.png", full_page=True)
+            transcript = await order_status_conversation(browser, address, "make-webchat.png")
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
