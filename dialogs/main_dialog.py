@@ -146,7 +146,15 @@ class MainDialog(ComponentDialog):
         return await step.end_dialog()
 
     async def _remember_message(self, turn_context: TurnContext, recognition: Recognition) -> None:
-        if self._last_message is None or not recognition.label:
+        # The masked words, in case the next message is "that's not what I meant"; never
+        # from a channel whose messages may not be kept.
+        channel = turn_context.activity.channel_id
+        if (
+            self._last_message is None
+            or self._review is None
+            or not self._review.keeps_from(channel)
+            or not recognition.label
+        ):
             return
         await self._last_message.set(
             turn_context,

@@ -60,11 +60,15 @@ class ReviewQueue:
         self._documents = documents
         self._restricted = restricted_channels
 
+    def keeps_from(self, channel: str) -> bool:
+        """Whether a message from this channel may be kept at all (RESTRICTED_CHANNELS)."""
+        return channel not in self._restricted
+
     async def keep(
         self, text: str, guess: str, confidence: float, reason: str, channel: str, at: datetime
     ) -> None:
         """Never fails a turn: a message that cannot be kept is only logged."""
-        if channel in self._restricted or not text.strip():
+        if not self.keeps_from(channel) or not text.strip():
             return
         entry = {"text": mask(text.strip())[:500], "guess": guess,
                  "confidence": round(confidence, 4), "reason": reason, "channel": channel,

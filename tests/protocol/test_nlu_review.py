@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from channels import replies
-from tests.conftest import ROOT, make_settings, serve_bot, texts
+from tests.conftest import ROOT, everything_stored, make_settings, serve_bot_parts, texts
 from tools.local_channel import LocalChannel
 
 
@@ -29,7 +29,7 @@ async def test_not_understood_and_not_what_i_meant_are_kept_for_review(tmp_path:
     data = tmp_path / "data"
     settings = make_settings(STORAGE="sqlite", DATA_DIR=str(data), RESTRICTED_CHANNELS="facebook")
     async with (
-        serve_bot(settings) as bot_url,
+        serve_bot_parts(settings) as (bot_url, parts),
         LocalChannel(bot_url) as web,
         LocalChannel(bot_url, "facebook") as messenger,
     ):
@@ -42,8 +42,9 @@ async def test_not_understood_and_not_what_i_meant_are_kept_for_review(tmp_path:
         assert texts(await conversation.say("that's not what I meant")) == [
             replies.NOT_WHAT_YOU_MEANT.text
         ]
-        # Nothing is kept from a restricted channel.
+        # Nothing is kept from a restricted channel, not even for the next message.
         await messenger.conversation().say("blah blah secret words")
+        assert "secret" not in await everything_stored(parts.documents)
 
     review = nlu_review(data)
     assert review.returncode == 0, review.stderr
