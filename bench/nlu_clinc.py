@@ -19,7 +19,6 @@ from nlu.classifier import IntentClassifier
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clinc150" / "data_full.json"
 # The paper's Table 2 (Larson et al., 2019): in-scope accuracy / out-of-scope recall, %.
-OOS_RECALL_GOAL = 0.5
 PUBLISHED = {
     "Dialogflow (oos as a class)": (91.7, 14.0),
     "Rasa (oos as a class)": (91.5, 45.3),
@@ -52,34 +51,40 @@ def run(data_file: Path, per_intent: int | None) -> dict:
     model = IntentClassifier.train([t for t, _ in train], [i for _, i in train])
     training_seconds = time.perf_counter() - started
 
+    def tops(texts: list[str]) -> list[tuple[str, float]]:
+        return [ranked[0] for ranked in model.rank_many(texts)]
+
+    # The threshold that catches the most out-of-scope validation messages for at most half
+    # a point of in-scope validation accuracy (the paper's "threshold" method picks it on
+    # the validation set too).
+    val_tops = tops([t for t, _ in data["val"]])
+    val = [(i, *top) for (_, i), top in zip(data["val"], val_tops, strict=True)]
+    oos_val = [c for _, c in tops([t for t, _ in data["oos_val"]])]
+
+    def accuracy(threshold: float) -> float:
+        return sum(p == i and c >= threshold for i, p, c in val) / len(val)
+
+    candidates = [x / 100 for x in range(100)]
+    best = max(accuracy(t) for t in candidates)
+    threshold = max(t for t in candidates if accuracy(t) >= best - 0.005)
+    validation_recall = sum(c < threshold for c in oos_val) / len(oos_val)
+
     def top(text: str) -> tuple[str, float]:
         return model.rank(text)[0]
 
-    # The threshold with the best in-scope accuracy on the validation set that still catches
-    # half of its out-of-scope messages (the paper's best systems catch about half).
-    val = [(i, *top(t)) for t, i in data["val"]]
-    oos_val = [top(t)[1] for t, _ in data["oos_val"]]
-
-    def scores(threshold: float) -> tuple[float, float]:
-        accuracy = sum(p == i and c >= threshold for i, p, c in val) / len(val)
-        recall = sum(c < threshold for c in oos_val) / len(oos_val)
-        return accuracy, recall
-
-    candidates = [x / 100 for x in range(100)]
-    threshold = next((t for t in candidates if scores(t)[1] >= OOS_RECALL_GOAL), candidates[-1])
-    latencies, correct, caught = [], 0, 0
+    latencies, correct = [], 0
     for text, intent in data["test"]:
         started = time.perf_counter()
         predicted, confidence = top(text)
         latencies.append((time.perf_counter() - started) * 1000)
         correct += confidence >= threshold and predicted == intent
-    for text, _ in data["oos_test"]:
-        caught += top(text)[1] < threshold
+    caught = sum(c < threshold for _, c in tops([t for t, _ in data["oos_test"]]))
     latencies.sort()
     return {
         "trainedOn": len(train),
         "trainingSeconds": round(training_seconds, 1),
         "threshold": threshold,
+        "validationOutOfScopeRecall": round(100 * validation_recall, 1),
         "inScopeAccuracy": round(100 * correct / len(data["test"]), 1),
         "outOfScopeRecall": round(100 * caught / len(data["oos_test"]), 1),
         "latencyMs": {"p50": round(latencies[len(latencies) // 2], 3),
@@ -96,7 +101,7 @@ def main() -> None:
     result = run(Path(arguments.data), arguments.per_intent)
     print(f"CLINC150, trained on {result['trainedOn']} messages in {result['trainingSeconds']} s")
     print(f"{'system':34} {'in-scope %':>10} {'oos recall %':>12}")
-    print(f"{'ours (TF-IDF + LR, threshold)':34} {result['inScopeAccuracy']:>10} "
+    print(f"{'ours (TF-IDF + MiniLM, threshold)':34} {result['inScopeAccuracy']:>10} "
           f"{result['outOfScopeRecall']:>12}")  # fmt: skip
     for name, (accuracy, recall) in PUBLISHED.items():
         print(f"{name:34} {accuracy:>10} {recall:>12}")

