@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from state.documents import DocumentStore, DocumentWrite, EtagConflict, StorageError
+from state.documents import DocumentStore, StorageError, append_to_list
 
 log = logging.getLogger(__name__)
 
@@ -73,24 +73,10 @@ class ReviewQueue:
         entry = {"text": mask(text.strip())[:500], "guess": guess,
                  "confidence": round(confidence, 4), "reason": reason, "channel": channel,
                  "at": at.isoformat()}  # fmt: skip
-        key = _key(at)
         try:
-            for _ in range(_RETRIES):
-                stored = (await self._documents.read([key])).get(key)
-                entries = stored.data["entries"] if stored else []
-                if len(entries) >= MAX_PER_DAY:
-                    return
-                write = DocumentWrite(
-                    {"entries": [*entries, entry]},
-                    if_match=stored.etag if stored else None,
-                    create_only=stored is None,
-                    ttl=KEEP_DAYS * 24 * 3600,
-                )
-                try:
-                    await self._documents.write({key: write})
-                    return
-                except EtagConflict:
-                    continue
+            await append_to_list(self._documents, _key(at), "entries", entry,
+                                 attempts=_RETRIES, limit=MAX_PER_DAY,
+                                 ttl=KEEP_DAYS * 24 * 3600)  # fmt: skip
         except StorageError as error:
             log.warning("a message for review was not kept: %s", error)
 

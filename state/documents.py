@@ -76,3 +76,35 @@ class DocumentStore(Protocol):
     async def check(self) -> None:
         """Raises StorageUnavailable when the backend cannot serve a turn."""
         ...
+
+
+async def append_to_list(
+    documents: DocumentStore,
+    key: str,
+    field: str,
+    item: Any,
+    *,
+    attempts: int,
+    limit: int | None = None,
+    ttl: int | None = None,
+) -> bool:
+    """Appends `item` to the list `field` of the document at `key` (created when missing),
+    retrying when another writer got there first. False when the list is at `limit` or
+    the writes kept conflicting; StorageError when the store fails."""
+    for _ in range(attempts):
+        stored = (await documents.read([key])).get(key)
+        items = list(stored.data.get(field, [])) if stored else []
+        if limit is not None and len(items) >= limit:
+            return False
+        write = DocumentWrite(
+            {**(stored.data if stored else {}), field: [*items, item]},
+            if_match=stored.etag if stored else None,
+            create_only=stored is None,
+            ttl=ttl,
+        )
+        try:
+            await documents.write({key: write})
+            return True
+        except EtagConflict:
+            continue
+    return False
