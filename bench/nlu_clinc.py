@@ -3,7 +3,8 @@
 Trains the same engine as the bot (nlu/classifier.py) on CLINC150's training set, picks
 the out-of-scope probability threshold on its validation set (the paper's "threshold"
 method), and reports in-scope accuracy, out-of-scope recall and per-message latency on its
-test set. `--per-intent N` trains on N examples per intent (a quick run for CI).
+test set. `--per-intent N` trains on N examples per intent, `--evaluate-per-intent M`
+validates and tests on M per intent (a quick run for CI).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _subset(rows: list[list[str]], per_intent: int | None) -> list[list[str]]:
     return chosen
 
 
-def run(data_file: Path, per_intent: int | None) -> dict:
+def run(data_file: Path, per_intent: int | None, evaluate_per_intent: int | None = None) -> dict:
     if not data_file.is_file():
         raise SystemExit(
             f"no CLINC150 at {data_file}: the shared data folder sits beside the repository "
@@ -47,6 +48,8 @@ def run(data_file: Path, per_intent: int | None) -> dict:
         )
     data = json.loads(data_file.read_text(encoding="utf-8"))
     train = _subset(data["train"], per_intent)
+    for split in ("val", "test"):
+        data[split] = _subset(data[split], evaluate_per_intent)
     started = time.perf_counter()
     model = IntentClassifier.train([t for t, _ in train], [i for _, i in train])
     training_seconds = time.perf_counter() - started
@@ -83,6 +86,7 @@ def run(data_file: Path, per_intent: int | None) -> dict:
     return {
         "trainedOn": len(train),
         "trainingSeconds": round(training_seconds, 1),
+        "testedOn": len(data["test"]),
         "threshold": threshold,
         "validationOutOfScopeRecall": round(100 * validation_recall, 1),
         "inScopeAccuracy": round(100 * correct / len(data["test"]), 1),
@@ -96,9 +100,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--per-intent", type=int, help="train on this many examples per intent")
+    parser.add_argument("--evaluate-per-intent", type=int,
+                        help="validate and test on this many messages per intent")  # fmt: skip
     parser.add_argument("--out", help="write the result as JSON here")
     arguments = parser.parse_args()
-    result = run(Path(arguments.data), arguments.per_intent)
+    result = run(Path(arguments.data), arguments.per_intent, arguments.evaluate_per_intent)
     print(f"CLINC150, trained on {result['trainedOn']} messages in {result['trainingSeconds']} s")
     print(f"{'system':34} {'in-scope %':>10} {'oos recall %':>12}")
     print(f"{'ours (TF-IDF + MiniLM, threshold)':34} {result['inScopeAccuracy']:>10} "
