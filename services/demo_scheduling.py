@@ -78,8 +78,7 @@ class DemoSchedulingService:
         self._clock = clock
         self._catalogue = catalogue or Catalogue.from_file()
 
-    @property
-    def catalogue(self) -> Catalogue:
+    async def catalogue(self) -> Catalogue:
         return self._catalogue
 
     async def free_slots(

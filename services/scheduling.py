@@ -153,7 +153,12 @@ class Catalogue:
 
     @classmethod
     def from_file(cls, path: Path = DEMO_SCHEDULE_FILE) -> Catalogue:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_json(cls, data: dict) -> Catalogue:
+        """From the shape of services/demo_schedule.json; KeyError, TypeError or ValueError
+        when it is not that."""
         kinds = {
             AppointmentKind(name): KindInfo(
                 AppointmentKind(name),
@@ -224,8 +229,9 @@ class SchedulingService(Protocol):
     """A company's scheduling system. Each call raises SchedulingUnavailable when the
     system does not answer in time."""
 
-    @property
-    def catalogue(self) -> Catalogue: ...
+    async def catalogue(self) -> Catalogue:
+        """The kinds of appointment and the places that take them."""
+        ...
 
     async def free_slots(
         self, kind: AppointmentKind, where: str, around: datetime, count: int
