@@ -37,9 +37,12 @@ from nlu.recognizer import Recognizer
 from nlu.review import ReviewQueue
 from nlu.training import TrainingDataError
 from services.demo_orders import DemoOrderService
+from services.demo_scheduling import DemoSchedulingService
 from services.direct_line import DirectLineTokens
 from services.http_orders import HttpOrderService
+from services.http_scheduling import HttpSchedulingService
 from services.orders import OrderService
+from services.scheduling import SchedulingService
 from state.bot_storage import BotStorage, StateTtl
 from state.cosmos_store import CosmosDocumentStore
 from state.customer_context import CustomerContextAccessor, CustomerState
@@ -75,6 +78,7 @@ class BotParts:
     customer_state: CustomerState
     documents: DocumentStore
     orders: OrderService
+    scheduling: SchedulingService
     identity: IdentityService
     storage_health: StorageHealth
     resources: list[Resource] = field(default_factory=list)
@@ -111,6 +115,14 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         api_key = settings.ORDER_API_KEY.get_secret_value() if settings.ORDER_API_KEY else None
         orders = HttpOrderService(str(settings.ORDER_API_URL), api_key)
         resources.append(orders)
+    scheduling: SchedulingService
+    if settings.SCHEDULING_API_URL is None:
+        scheduling = DemoSchedulingService(documents, clock)
+    else:
+        scheduling = HttpSchedulingService(
+            str(settings.SCHEDULING_API_URL), _secret(settings.SCHEDULING_API_KEY)
+        )
+        resources.append(scheduling)
 
     embedded = EmbeddedRecognizer.trained(cache_dir=settings.DATA_DIR / "nlu-cache")
     recognizer: Recognizer = embedded
@@ -166,6 +178,7 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         customer_state,
         documents,
         orders,
+        scheduling,
         identity,
         storage_health,
         resources,

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
 
     ORDER_API_URL: AnyHttpUrl | None = None
     ORDER_API_KEY: SecretStr | None = None
+    SCHEDULING_API_URL: AnyHttpUrl | None = None
+    SCHEDULING_API_KEY: SecretStr | None = None
     # true: before an order's details are shown, the customer gives the email or postcode on
     # it (once per order). false: the order number alone is enough (see README).
     ORDER_PROOF_REQUIRED: bool = False
@@ -147,6 +149,8 @@ class Settings(BaseSettings):
     @field_validator(
         "ORDER_API_URL",
         "ORDER_API_KEY",
+        "SCHEDULING_API_URL",
+        "SCHEDULING_API_KEY",
         "COSMOS_ENDPOINT",
         "COSMOS_KEY",
         "WEBCHAT_BUNDLE_FILE",

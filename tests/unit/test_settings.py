@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_defaults_run_locally_with_auth_off() -> None:
     settings = Settings.from_mapping({})
     assert (settings.PORT, settings.HOST, settings.STORAGE) == (3978, "127.0.0.1", "sqlite")
-    assert settings.ORDER_API_URL is None
+    assert settings.ORDER_API_URL is None and settings.SCHEDULING_API_URL is None
     assert not settings.auth_enabled
     assert (settings.APP_ID, settings.APP_TYPE) == ("", "MultiTenant")
 
@@ -32,6 +32,7 @@ def test_defaults_run_locally_with_auth_off() -> None:
         ({"PORT": "eighty"}, "PORT"),
         ({"STORAGE": "postgres"}, "STORAGE"),
         ({"ORDER_API_URL": "not a url"}, "ORDER_API_URL"),
+        ({"SCHEDULING_API_URL": "ftp://example.com"}, "SCHEDULING_API_URL"),
     ],
 )
 def test_bad_settings_name_the_variable_to_set(values: dict, named: str) -> None:
