@@ -27,6 +27,7 @@ from config import ConfigError, Settings, load_settings
 from customers.directory import DemoCustomerDirectory
 from customers.identity import IdentityService
 from customers.privacy import PrivacyPolicy
+from dialogs.booking_dialog import BookingDialog
 from dialogs.clock import Clock, system_clock
 from dialogs.main_dialog import MainDialog
 from dialogs.order_status_dialog import OrderStatusDialog
@@ -146,6 +147,7 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
             conversation_state.create_property("orderMisses"),
             proof_required=settings.ORDER_PROOF_REQUIRED,
         ),
+        BookingDialog(scheduling, customer_contexts, clock),
         customer_contexts,
         identity,
         clock,

@@ -87,11 +87,6 @@ def which_task(first: str, second: str) -> Reply:
 
 # Understood, but not served in this chat yet: a person can.
 TASK_NOT_YET = {
-    "bookAppointment": Reply(
-        "I can't book appointments in this chat yet, but our team can. "
-        'Type "agent" and I\'ll pass you to a person.',
-        (ASK_FOR_PERSON, ASK_ABOUT_ORDER),
-    ),
     "changeAppointment": Reply(
         "I can't change or check appointments in this chat yet, but our team can. "
         'Type "agent" and I\'ll pass you to a person.',
@@ -254,3 +249,70 @@ DATA_DELETED = Reply(
     "I'll greet you as a new customer."
 )
 NOT_DELETED = Reply("Okay, nothing was deleted.", _MAIN_CHOICES)
+
+
+# --- appointments -------------------------------------------------------------
+
+ANOTHER_TIME = "Another time"
+
+
+def ask_kind(labels: tuple[str, ...]) -> Reply:
+    return Reply("What would you like to book?", tuple(label.capitalize() for label in labels))
+
+
+def ask_store(names: tuple[str, ...]) -> Reply:
+    return Reply("Which store suits you?", names)
+
+
+ASK_ADDRESS = Reply("What's the address for the visit? (street, town and postcode)")
+ASK_PHONE = Reply("Which phone number should we call you on?")
+ASK_WHEN = Reply('When suits you? For example "Friday afternoon" or "tomorrow at 3pm".')
+WHEN_NOT_UNDERSTOOD = Reply(
+    'Sorry, I didn\'t get a day or time from that. Try "Monday morning", "the 12th" or '
+    '"tomorrow at 3pm".'
+)
+PAST_TIME = Reply("That time has already passed, so here are the nearest times from now.")
+SCHEDULING_DOWN = Reply(
+    "Sorry, I can't reach our booking system right now. Please try again in a few minutes, "
+    'or type "agent" to talk to a person.'
+)
+NOT_BOOKED = Reply("Okay, I haven't booked anything. What else can I do for you?", _MAIN_CHOICES)
+SLOT_JUST_TAKEN = Reply("Sorry, someone has just booked that time.")
+
+
+def _a(what: str) -> str:
+    return f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"
+
+
+def describe_start(start: datetime, now: datetime) -> str:
+    """ "Fri 27 Nov, 2:30 PM" in the customer's time zone (the one `now` carries)."""
+    local = start.astimezone(now.tzinfo)
+    hour = local.strftime("%I").lstrip("0")
+    return f"{local:%a} {local.day} {local:%b}, {hour}:{local:%M %p}"
+
+
+def offer_slots(what: str, where: str, starts: tuple[str, ...]) -> Reply:
+    return Reply(
+        f"Here are the nearest free times for {_a(what)} {where}. Which one suits you?",
+        (*starts, ANOTHER_TIME),
+    )
+
+
+def no_free_slots(what: str) -> Reply:
+    return Reply(f"There's no free time for {_a(what)} near then. When else would suit you?")
+
+
+def confirm_booking(what: str, where: str, start: str, facts: tuple[tuple[str, str], ...]) -> Reply:
+    return Reply(
+        f"Shall I book {_a(what)} {where} on {start}?",
+        YES_NO,
+        Card("Your booking", (("What", what.capitalize()), ("When", start), *facts)),
+    )
+
+
+def booked(reference: str, what: str, where: str, start: str) -> Reply:
+    return Reply(
+        f"Booked: {_a(what)} {where} on {start}. Your reference is {reference}.",
+        card=Card(f"Booked: {reference}", (("What", what.capitalize()), ("When", start),
+                                          ("Where", where.removeprefix("at ")))),
+    )  # fmt: skip

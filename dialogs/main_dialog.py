@@ -19,6 +19,7 @@ from botbuilder.dialogs import (
 from channels import replies
 from customers.identity import IdentityService
 from customers.link_codes import CODE_LIFETIME
+from dialogs.booking_dialog import DEVICE, TEXT, WHEN, BookingDialog
 from dialogs.clock import Clock, customer_now
 from dialogs.handoff import request_person
 from dialogs.order_status_dialog import ORDER_NUMBER, SKIP_RECENT_ORDER, OrderStatusDialog
@@ -65,6 +66,7 @@ class MainDialog(ComponentDialog):
         self,
         recognizer: Recognizer,
         order_status_dialog: OrderStatusDialog,
+        booking_dialog: BookingDialog,
         customer_contexts: CustomerContextAccessor,
         identity: IdentityService,
         clock: Clock,
@@ -85,8 +87,10 @@ class MainDialog(ComponentDialog):
         self._identity = identity
         self._clock = clock
         self._order_status_id = order_status_dialog.id
+        self._booking_id = booking_dialog.id
 
         self.add_dialog(order_status_dialog)
+        self.add_dialog(booking_dialog)
         self.add_dialog(confirm_prompt(_CONFIRM_PROMPT))
         self.add_dialog(
             WaterfallDialog(WaterfallDialog.__name__, [self.route_step, self.confirmed_step])
@@ -127,6 +131,12 @@ class MainDialog(ComponentDialog):
                 return await step.begin_dialog(
                     self._order_status_id, {ORDER_NUMBER: recognition.order_number}
                 )
+            case Intent.BOOK_APPOINTMENT:
+                return await step.begin_dialog(
+                    self._booking_id,
+                    {TEXT: step.context.activity.text or "", WHEN: recognition.entities.when,
+                     DEVICE: recognition.entities.device},
+                )  # fmt: skip
             case Intent.DELETE_DATA:
                 step.values[_ASKED] = Intent.DELETE_DATA.value
                 return await step.prompt(

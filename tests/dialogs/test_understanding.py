@@ -37,7 +37,7 @@ def customer(request: pytest.FixtureRequest) -> Customer:
         ("bye", [replies.GOODBYE.text]),
         ("my phone stopped working", [replies.TASK_NOT_YET["troubleshoot"].text]),
         ("can someone come and mount my TV on Friday?",
-         [replies.TASK_NOT_YET["bookAppointment"].text]),
+         [replies.ASK_ADDRESS.text]),
         ("I want to return my order", [replies.NOT_UNDERSTOOD.text]),
         ("I need to change my delivery address", [replies.NOT_UNDERSTOOD.text]),
         ("your service is terrible, where is order 123456??", [STATUS_123456]),

@@ -1,0 +1,307 @@
+"""Book an appointment: what, where, when, a free slot, a confirmation, a reference.
+
+What the customer already said ("can someone come and mount my TV on Friday?") is used,
+not asked again. The booking so far travels in the dialog's options (plain JSON), so
+"another time" or a slot taken meanwhile restarts the waterfall without losing it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, time
+
+from botbuilder.dialogs import (
+    ComponentDialog,
+    DialogTurnResult,
+    WaterfallDialog,
+    WaterfallStepContext,
+)
+from botbuilder.dialogs.prompts import PromptValidatorContext, TextPrompt
+
+from channels import replies
+from dialogs.clock import Clock, customer_now
+from dialogs.handoff import request_person
+from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
+from nlu.entities import extract
+from services.scheduling import (
+    AppointmentKind,
+    BookingDetails,
+    Catalogue,
+    Place,
+    SchedulingService,
+    SchedulingUnavailable,
+    Slot,
+    SlotTaken,
+)
+from state.customer_context import CustomerContextAccessor, turn_customer_id
+
+# Options a caller may pass: the customer's first message and what was recognised in it.
+TEXT, WHEN, DEVICE = "text", "when", "device"
+# After this many answers that fit no choice, offer a person instead of asking again.
+MAX_TRIES = 3
+SLOTS_OFFERED = 5
+# A day without a time means around midday: slots either side are offered.
+_DAY_ONLY = time(12, 0)
+
+_CHOICE_PROMPT = "BookingDialog.choice"
+_TEXT_PROMPT = "BookingDialog.text"
+_WHEN_PROMPT = "BookingDialog.when"
+_CONFIRM_PROMPT = "BookingDialog.confirm"
+_BOOKING, _OFFERED = "booking", "offered"
+_GAVE_UP = "\0gave up"
+
+# The words that tell which kind is meant, most specific first.
+_KIND_WORDS = (
+    (AppointmentKind.CALL_BACK, r"call (?:me )?back|callback|phone me|ring me|call me"),
+    (AppointmentKind.HOME_INSTALLATION, r"install|mount|set ?up|fit(?:ted)?|hang"),
+    (AppointmentKind.TECHNICIAN_VISIT, r"technician|engineer|visit|come (?:out|round|over|to)"),
+    (AppointmentKind.IN_STORE_REPAIR, r"repair|fix|broken|cracked|in store|drop (?:it )?off"),
+)
+
+
+def infer_kind(text: str) -> AppointmentKind | None:
+    for kind, words in _KIND_WORDS:
+        if re.search(rf"\b(?:{words})", text, re.IGNORECASE):
+            return kind
+    return None
+
+
+class BookingDialog(ComponentDialog):
+    def __init__(
+        self,
+        scheduling: SchedulingService,
+        customer_contexts: CustomerContextAccessor,
+        clock: Clock,
+    ) -> None:
+        super().__init__(BookingDialog.__name__)
+        self._scheduling = scheduling
+        self._customer_contexts = customer_contexts
+        self._clock = clock
+        self.add_dialog(
+            WaterfallDialog(
+                WaterfallDialog.__name__,
+                [
+                    self.kind_step,
+                    self.where_step,
+                    self.when_step,
+                    self.slots_step,
+                    self.confirm_step,
+                    self.book_step,
+                ],
+            )
+        )
+        self.add_dialog(TextPrompt(_CHOICE_PROMPT, _one_of_offered))
+        self.add_dialog(TextPrompt(_TEXT_PROMPT, _long_enough))
+        self.add_dialog(TextPrompt(_WHEN_PROMPT, self._when_validator))
+        self.add_dialog(confirm_prompt(_CONFIRM_PROMPT))
+        self.initial_dialog_id = WaterfallDialog.__name__
+
+    async def kind_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        options = dict(step.options or {})
+        booking = options.get(_BOOKING) or {
+            WHEN: options.get(WHEN), DEVICE: options.get(DEVICE),
+            "kind": (kind := infer_kind(options.get(TEXT) or "")) and kind.value,
+        }  # fmt: skip
+        step.values[_BOOKING] = booking
+        try:
+            catalogue = await self._scheduling.catalogue()
+        except SchedulingUnavailable:
+            await send_reply(step.context, replies.SCHEDULING_DOWN)
+            return await step.end_dialog()
+        if booking.get("kind"):
+            return await step.next(booking["kind"])
+        labels = tuple(info.label for info in catalogue.kinds.values())
+        return await self._choose(step, replies.ask_kind(labels))
+
+    async def where_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        booking, catalogue = step.values[_BOOKING], await self._scheduling.catalogue()
+        if step.result == _GAVE_UP:
+            return await self._offer_person(step)
+        if not booking.get("kind"):
+            chosen = step.result.lower()
+            booking["kind"] = next(
+                info.kind.value for info in catalogue.kinds.values() if info.label == chosen
+            )
+        kind = AppointmentKind(booking["kind"])
+        place = catalogue.place_of(kind)
+        if booking.get("where"):
+            return await step.next(None)
+        if place == Place.STORE:
+            names = tuple(store.name for store in catalogue.stores.values())
+            if len(names) == 1:
+                booking["where"] = next(iter(catalogue.stores))
+                return await step.next(None)
+            return await self._choose(step, replies.ask_store(names))
+        booking["where"] = place.value
+        ask = replies.ASK_ADDRESS if place == Place.HOME else replies.ASK_PHONE
+        return await step.prompt(_TEXT_PROMPT, prompt_options(step.context, ask))
+
+    async def when_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        booking, catalogue = step.values[_BOOKING], await self._scheduling.catalogue()
+        if step.result == _GAVE_UP:
+            return await self._offer_person(step)
+        if isinstance(step.result, str):
+            if not booking.get("where"):
+                booking["where"] = next(
+                    s.id for s in catalogue.stores.values() if s.name.lower() == step.result.lower()
+                )
+            elif booking["where"] == Place.HOME.value:
+                booking["address"] = step.result.strip()[:200]
+            else:
+                booking["phone"] = step.result.strip()[:40]
+        if booking.get(WHEN):
+            return await step.next(None)
+        return await step.prompt(
+            _WHEN_PROMPT,
+            prompt_options(step.context, replies.ASK_WHEN, replies.WHEN_NOT_UNDERSTOOD),
+        )
+
+    async def slots_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        booking, catalogue = step.values[_BOOKING], await self._scheduling.catalogue()
+        if step.result == _GAVE_UP:
+            return await self._offer_person(step)
+        if isinstance(step.result, str):
+            booking[WHEN] = self._when_in(step, step.result)
+        now = customer_now(step.context.activity, self._clock)
+        around = _moment(booking[WHEN], now)
+        if around < now:
+            await send_reply(step.context, replies.PAST_TIME)
+            around = now
+        kind = AppointmentKind(booking["kind"])
+        try:
+            slots = await self._scheduling.free_slots(kind, booking["where"], around, SLOTS_OFFERED)
+        except SchedulingUnavailable:
+            await send_reply(step.context, replies.SCHEDULING_DOWN)
+            return await step.end_dialog()
+        what, where = _what_and_where(catalogue, kind, booking["where"])
+        if not slots:
+            await send_reply(step.context, replies.no_free_slots(what))
+            return await step.replace_dialog(
+                self.initial_dialog_id, {_BOOKING: _without_when(booking)}
+            )
+        labels = {replies.describe_start(s.start, now): s.to_json() for s in slots}
+        step.values[_OFFERED] = labels
+        return await self._choose(step, replies.offer_slots(what, where, tuple(labels)))
+
+    async def confirm_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        booking, catalogue = step.values[_BOOKING], await self._scheduling.catalogue()
+        if step.result == _GAVE_UP:
+            return await self._offer_person(step)
+        chosen = _match(step.result, step.values[_OFFERED])
+        if chosen is None:  # "Another time"
+            return await step.replace_dialog(
+                self.initial_dialog_id, {_BOOKING: _without_when(booking)}
+            )
+        booking["slot"] = step.values[_OFFERED][chosen]
+        kind = AppointmentKind(booking["kind"])
+        what, where = _what_and_where(catalogue, kind, booking["where"])
+        facts = tuple(
+            (name, booking[key])
+            for name, key in (("Address", "address"), ("Phone", "phone"), ("Device", DEVICE))
+            if booking.get(key)
+        )
+        return await step.prompt(
+            _CONFIRM_PROMPT,
+            prompt_options(step.context, replies.confirm_booking(what, where, chosen, facts)),
+        )
+
+    async def book_step(self, step: WaterfallStepContext) -> DialogTurnResult:
+        booking, catalogue = step.values[_BOOKING], await self._scheduling.catalogue()
+        if step.result is not True:
+            await send_reply(step.context, replies.NOT_BOOKED)
+            return await step.end_dialog()
+        slot = Slot.from_json(booking["slot"])
+        details = BookingDetails(
+            address=booking.get("address"), device=booking.get(DEVICE),
+            notes=booking.get("phone") and f"call {booking['phone']}",
+        )  # fmt: skip
+        try:
+            appointment = await self._scheduling.book(
+                turn_customer_id(step.context) or step.context.activity.from_property.id,
+                slot, details,
+            )  # fmt: skip
+        except SlotTaken:
+            await send_reply(step.context, replies.SLOT_JUST_TAKEN)
+            booking[WHEN] = slot.start.isoformat()
+            return await step.replace_dialog(self.initial_dialog_id, {_BOOKING: booking})
+        except SchedulingUnavailable:
+            await send_reply(step.context, replies.SCHEDULING_DOWN)
+            return await step.end_dialog()
+        now = customer_now(step.context.activity, self._clock)
+        what, where = _what_and_where(catalogue, slot.kind, slot.where)
+        start = replies.describe_start(slot.start, now)
+        await send_reply(step.context, replies.booked(appointment.reference, what, where, start))
+        return await step.end_dialog()
+
+    async def _choose(self, step: WaterfallStepContext, reply: replies.Reply) -> DialogTurnResult:
+        options = prompt_options(step.context, reply, reply)
+        options.validations = list(reply.choices)
+        return await step.prompt(_CHOICE_PROMPT, options)
+
+    async def _offer_person(self, step: WaterfallStepContext) -> DialogTurnResult:
+        await request_person(step.context, self._customer_contexts, self._clock)
+        return await step.end_dialog()
+
+    def _when_in(self, step: WaterfallStepContext, text: str) -> str | None:
+        now = customer_now(step.context.activity, self._clock)
+        zone = step.context.activity.local_timezone or None
+        return extract(text, {}, now=now, time_zone=zone or _zone_name(now)).when
+
+    async def _when_validator(self, prompt: PromptValidatorContext) -> bool:
+        if not prompt.recognized.succeeded:
+            return False
+        now = customer_now(prompt.context.activity, self._clock)
+        zone = prompt.context.activity.local_timezone or _zone_name(now)
+        if extract(prompt.recognized.value, {}, now=now, time_zone=zone).when:
+            return True
+        return _gave_up(prompt)
+
+
+async def _one_of_offered(prompt: PromptValidatorContext) -> bool:
+    chosen = _match(prompt.recognized.value, prompt.options.validations or [])
+    if prompt.recognized.succeeded and chosen is not None:
+        prompt.recognized.value = chosen
+        return True
+    return _gave_up(prompt)
+
+
+async def _long_enough(prompt: PromptValidatorContext) -> bool:
+    if prompt.recognized.succeeded and len(prompt.recognized.value.strip()) >= 6:
+        return True
+    return _gave_up(prompt)
+
+
+def _gave_up(prompt: PromptValidatorContext) -> bool:
+    # number_of_attempts counts the failed answers before this one.
+    if prompt.options.number_of_attempts + 1 >= MAX_TRIES:
+        prompt.recognized.value = _GAVE_UP
+        return True
+    return False
+
+
+def _match(answer: str | None, offered: Iterable[str]) -> str | None:
+    said = (answer or "").strip().lower()
+    return next((choice for choice in offered if choice.lower() == said), None)
+
+
+def _moment(when: str, now: datetime) -> datetime:
+    moment = datetime.fromisoformat(when)
+    if "T" not in when:
+        moment = datetime.combine(moment.date(), _DAY_ONLY)
+    return moment.replace(tzinfo=now.tzinfo) if moment.tzinfo is None else moment
+
+
+def _zone_name(now: datetime) -> str:
+    return getattr(now.tzinfo, "key", None) or "UTC"
+
+
+def _without_when(booking: dict) -> dict:
+    return {key: value for key, value in booking.items() if key not in (WHEN, "slot")}
+
+
+def _what_and_where(catalogue: Catalogue, kind: AppointmentKind, where: str) -> tuple[str, str]:
+    what = catalogue.kinds[kind].label
+    if where in catalogue.stores:
+        return what, f"at {catalogue.stores[where].name}"
+    return what, "at your home" if where == Place.HOME.value else "by phone"

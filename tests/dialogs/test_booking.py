@@ -1,0 +1,125 @@
+"""Dialog ring: booking an appointment, on every channel."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from botbuilder.schema import Activity, ActivityTypes
+
+from channels import replies
+from services.scheduling import AppointmentKind, BookingDetails
+from tests.conftest import stored_customer
+from tests.dialogs.test_order_status import CHANNELS, Customer
+
+# The clock is Tuesday 24 November 2026, 10:00 UTC (London time in winter).
+HOME_FRIDAY = ["Fri 27 Nov, 8:00 AM", "Fri 27 Nov, 10:00 AM", "Fri 27 Nov, 12:00 PM",
+               "Fri 27 Nov, 2:00 PM", "Fri 27 Nov, 4:00 PM"]  # fmt: skip
+
+
+@pytest.fixture(params=[*CHANNELS, "sms"])
+def customer(request: pytest.FixtureRequest) -> Customer:
+    return Customer(request.param)
+
+
+async def say(customer: Customer, text: str) -> list[str]:
+    """The first line of each message: plain-text channels add the choices and the card's
+    facts below it."""
+    return [message.split("\n")[0] for message in await customer.say(text)]
+
+
+def reference_in(text: str) -> str:
+    found = re.search(r"AP-[A-Z0-9]{6}", text)
+    assert found, text
+    return found.group()
+
+
+async def test_everything_in_the_first_message(customer: Customer) -> None:
+    assert await say(customer, "can someone come and mount my TV on Friday?") == [
+        replies.ASK_ADDRESS.text
+    ]
+    offered = await say(customer, "1 High Street, London N1 2AB")
+    assert offered == [replies.offer_slots("home installation", "at your home", ()).text]
+    assert await say(customer, "Fri 27 Nov, 10:00 AM") == [
+        "Shall I book a home installation at your home on Fri 27 Nov, 10:00 AM?"
+    ]
+    (done,) = await say(customer, "yes")
+    assert done.startswith("Booked: a home installation at your home on Fri 27 Nov, 10:00 AM.")
+    template = customer.adapter.template
+    customer_id, _ = await stored_customer(
+        customer.parts.documents, template.channel_id, template.from_property.id
+    )
+    appointments = await customer.parts.scheduling.list_for_customer(customer_id)
+    assert [(a.reference, a.address, a.device) for a in appointments] == [
+        (reference_in(done), "1 High Street, London N1 2AB", "tv")
+    ]
+
+
+async def test_booking_by_answering_each_question(customer: Customer) -> None:
+    assert await say(customer, "I'd like to book an appointment") == [
+        "What would you like to book?"
+    ]
+    assert await say(customer, "In-store repair") == [replies.ask_store(()).text]
+    assert await say(customer, "oxford street") == [replies.ASK_WHEN.text]
+    slots = await say(customer, "tomorrow at 3pm")
+    assert slots == [replies.offer_slots("in-store repair", "at Oxford Street", ()).text]
+    assert await say(customer, "Wed 25 Nov, 3:00 PM") == [
+        "Shall I book an in-store repair at Oxford Street on Wed 25 Nov, 3:00 PM?"
+    ]
+    (done,) = await say(customer, "yes")
+    assert "Wed 25 Nov, 3:00 PM" in done and reference_in(done)
+
+
+async def test_a_past_time_is_explained_and_the_nearest_times_offered(customer: Customer) -> None:
+    await say(customer, "I need my laptop repaired")
+    await say(customer, "Oxford Street")
+    assert await say(customer, "yesterday at 2pm") == [
+        replies.PAST_TIME.text,
+        replies.offer_slots("in-store repair", "at Oxford Street", ()).text,
+    ]
+
+
+async def test_a_closed_day_offers_the_nearest_open_ones() -> None:
+    customer = Customer("webchat")
+    await say(customer, "I need my laptop repaired")
+    await say(customer, "Manchester Arndale")
+    (offer,) = await customer.send(Activity(type=ActivityTypes.message, text="sunday at 11am"))
+    offered = [action.title for action in offer.suggested_actions.actions]
+    assert offered[-1] == replies.ANOTHER_TIME and len(offered) == 6
+    assert all(day.startswith(("Sat 28 Nov", "Mon 30 Nov")) for day in offered[:-1]), offered
+
+
+async def test_cancel_and_help_in_the_middle_of_a_booking(customer: Customer) -> None:
+    await say(customer, "book a repair")
+    assert await say(customer, "help") == [
+        replies.HELP.text.split("\n")[0],
+        replies.ask_store(()).text,
+    ]
+    assert await say(customer, "cancel") == [replies.CANCELLED.text]
+    assert await say(customer, "thanks") == [replies.YOU_ARE_WELCOME.text]
+
+
+async def test_three_answers_that_fit_nothing_offer_a_person(customer: Customer) -> None:
+    await say(customer, "book a repair")
+    assert await say(customer, "the blue one") == [replies.ask_store(()).text]
+    assert await say(customer, "whichever") == [replies.ask_store(()).text]
+    assert await say(customer, "dunno") == [replies.PERSON_REQUESTED.text]
+
+
+async def test_a_slot_taken_meanwhile_offers_the_next_ones(customer: Customer) -> None:
+    await say(customer, "book a repair at oxford street tomorrow at 3pm")
+    await say(customer, "Oxford Street")
+    await say(customer, "Wed 25 Nov, 3:00 PM")
+    # Another customer books that slot before this one says yes.
+    (slot,) = await customer.parts.scheduling.free_slots(
+        AppointmentKind.IN_STORE_REPAIR,
+        "london-oxford-st",
+        datetime(2026, 11, 25, 15, tzinfo=UTC),
+        1,
+    )
+    await customer.parts.scheduling.book("someone-else", slot, BookingDetails())
+    assert await say(customer, "yes") == [
+        replies.SLOT_JUST_TAKEN.text,
+        replies.offer_slots("in-store repair", "at Oxford Street", ()).text,
+    ]
