@@ -28,6 +28,7 @@ from customers.directory import DemoCustomerDirectory
 from customers.identity import IdentityService
 from customers.privacy import PrivacyPolicy
 from dialogs.booking_dialog import BookingDialog
+from dialogs.change_appointment_dialog import ChangeAppointmentDialog
 from dialogs.clock import Clock, system_clock
 from dialogs.main_dialog import MainDialog
 from dialogs.order_status_dialog import OrderStatusDialog
@@ -138,6 +139,7 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         )
         recognizer = clu
         resources.append(clu)
+    booking = BookingDialog(scheduling, customer_contexts, clock)
     dialog = MainDialog(
         recognizer,
         OrderStatusDialog(
@@ -147,7 +149,8 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
             conversation_state.create_property("orderMisses"),
             proof_required=settings.ORDER_PROOF_REQUIRED,
         ),
-        BookingDialog(scheduling, customer_contexts, clock),
+        booking,
+        ChangeAppointmentDialog(scheduling, booking, clock),
         customer_contexts,
         identity,
         clock,

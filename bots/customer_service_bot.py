@@ -26,7 +26,7 @@ from customers.context import ChannelAccountRecord, CustomerContext
 from customers.identity import EmailLookup, IdentityService, LinkOutcome
 from customers.link_codes import code_in_link_command, is_unlink_command
 from dialogs.main_dialog import RESUME
-from dialogs.reply_activity import OFFERED_CHOICES, send_reply
+from dialogs.reply_activity import OFFERED_CHOICES, PICKED_CHOICE, send_reply
 from state.customer_context import CUSTOMER_ID, CustomerContextAccessor
 from state.documents import EtagConflict
 from state.turn_state import TurnState
@@ -194,6 +194,7 @@ class CustomerServiceBot(ActivityHandler):
         offered = await self._offered_choices.get(turn_context, list)
         if text.isdigit() and 1 <= int(text) <= len(offered):
             text = offered[int(text) - 1]  # "2" on SMS: the second choice offered
+        turn_context.turn_state[PICKED_CHOICE] = text.lower() in {c.lower() for c in offered}
         turn_context.activity.text = text
         locale = turn_context.activity.locale
 

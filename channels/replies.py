@@ -87,11 +87,6 @@ def which_task(first: str, second: str) -> Reply:
 
 # Understood, but not served in this chat yet: a person can.
 TASK_NOT_YET = {
-    "changeAppointment": Reply(
-        "I can't change or check appointments in this chat yet, but our team can. "
-        'Type "agent" and I\'ll pass you to a person.',
-        (ASK_FOR_PERSON, ASK_ABOUT_ORDER),
-    ),
     "troubleshoot": Reply(
         "I can't troubleshoot devices in this chat yet, but our team can help. "
         'Type "agent" and I\'ll pass you to a person.',
@@ -316,3 +311,49 @@ def booked(reference: str, what: str, where: str, start: str) -> Reply:
         card=Card(f"Booked: {reference}", (("What", what.capitalize()), ("When", start),
                                           ("Where", where.removeprefix("at ")))),
     )  # fmt: skip
+
+
+MOVE_IT, CANCEL_IT, KEEP_IT = "Move it", "Cancel it", "Keep it"
+ASK_REFERENCE = Reply(
+    "I can't find an appointment for you here. What's your booking reference? "
+    "It looks like AP-7KQ2XM."
+)
+REFERENCE_NOT_FOUND = Reply(
+    'I couldn\'t find a booking with that reference. Type "agent" and a person can look it up.'
+)
+KEPT = Reply("Okay, I've left it as it is. What else can I do for you?", _MAIN_CHOICES)
+
+
+def which_appointment(descriptions: tuple[str, ...]) -> Reply:
+    return Reply("You have more than one appointment. Which one is it about?", descriptions)
+
+
+def appointment_details(reference: str, what: str, where: str, start: str) -> Reply:
+    return Reply(
+        f"Your {what} {where} is on {start} (reference {reference}). "
+        "Would you like to move it or cancel it?",
+        (MOVE_IT, CANCEL_IT, KEEP_IT),
+        Card(f"Appointment {reference}", (("What", what.capitalize()), ("When", start),
+                                          ("Where", where.removeprefix("at ")))),
+    )  # fmt: skip
+
+
+def confirm_cancel(what: str, start: str) -> Reply:
+    return Reply(f"Cancel your {what} on {start}?", YES_NO)
+
+
+def cancelled_appointment(reference: str) -> Reply:
+    return Reply(
+        f"Done: appointment {reference} is cancelled. What else can I do for you?", _MAIN_CHOICES
+    )
+
+
+def confirm_move(what: str, start: str) -> Reply:
+    return Reply(f"Shall I move your {what} to {start}?", YES_NO)
+
+
+def moved(reference: str, what: str, where: str, start: str) -> Reply:
+    return Reply(
+        f"Done: your {what} {where} is now on {start} (reference {reference}).",
+        card=Card(f"Moved: {reference}", (("What", what.capitalize()), ("When", start))),
+    )

@@ -25,7 +25,9 @@ from dialogs.handoff import request_person
 from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
 from nlu.entities import extract
 from services.scheduling import (
+    Appointment,
     AppointmentKind,
+    AppointmentNotFound,
     BookingDetails,
     Catalogue,
     Place,
@@ -36,8 +38,10 @@ from services.scheduling import (
 )
 from state.customer_context import CustomerContextAccessor, turn_customer_id
 
-# Options a caller may pass: the customer's first message and what was recognised in it.
+# Options a caller may pass: the customer's first message and what was recognised in it;
+# BOOKING, a booking under way (with RESCHEDULE, the reference of the appointment it moves).
 TEXT, WHEN, DEVICE = "text", "when", "device"
+BOOKING, RESCHEDULE = "booking", "reschedule"
 # After this many answers that fit no choice, offer a person instead of asking again.
 MAX_TRIES = 3
 SLOTS_OFFERED = 5
@@ -48,8 +52,9 @@ _CHOICE_PROMPT = "BookingDialog.choice"
 _TEXT_PROMPT = "BookingDialog.text"
 _WHEN_PROMPT = "BookingDialog.when"
 _CONFIRM_PROMPT = "BookingDialog.confirm"
-_BOOKING, _OFFERED = "booking", "offered"
-_GAVE_UP = "\0gave up"
+_BOOKING, _OFFERED = BOOKING, "offered"
+# What a prompt answers once its tries are used up.
+GAVE_UP = "\0gave up"
 
 # The words that tell which kind is meant, most specific first.
 _KIND_WORDS = (
@@ -91,7 +96,7 @@ class BookingDialog(ComponentDialog):
                 ],
             )
         )
-        self.add_dialog(TextPrompt(_CHOICE_PROMPT, _one_of_offered))
+        self.add_dialog(TextPrompt(_CHOICE_PROMPT, one_of_offered))
         self.add_dialog(TextPrompt(_TEXT_PROMPT, _long_enough))
         self.add_dialog(TextPrompt(_WHEN_PROMPT, self._when_validator))
         self.add_dialog(confirm_prompt(_CONFIRM_PROMPT))
@@ -116,7 +121,7 @@ class BookingDialog(ComponentDialog):
 
     async def where_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         booking, catalogue = step.values[_BOOKING], await self._scheduling.catalogue()
-        if step.result == _GAVE_UP:
+        if step.result == GAVE_UP:
             return await self._offer_person(step)
         if not booking.get("kind"):
             chosen = step.result.lower()
@@ -139,7 +144,7 @@ class BookingDialog(ComponentDialog):
 
     async def when_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         booking, catalogue = step.values[_BOOKING], await self._scheduling.catalogue()
-        if step.result == _GAVE_UP:
+        if step.result == GAVE_UP:
             return await self._offer_person(step)
         if isinstance(step.result, str):
             if not booking.get("where"):
@@ -159,7 +164,7 @@ class BookingDialog(ComponentDialog):
 
     async def slots_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         booking, catalogue = step.values[_BOOKING], await self._scheduling.catalogue()
-        if step.result == _GAVE_UP:
+        if step.result == GAVE_UP:
             return await self._offer_person(step)
         if isinstance(step.result, str):
             booking[WHEN] = self._when_in(step, step.result)
@@ -186,7 +191,7 @@ class BookingDialog(ComponentDialog):
 
     async def confirm_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         booking, catalogue = step.values[_BOOKING], await self._scheduling.catalogue()
-        if step.result == _GAVE_UP:
+        if step.result == GAVE_UP:
             return await self._offer_person(step)
         chosen = _match(step.result, step.values[_OFFERED])
         if chosen is None:  # "Another time"
@@ -201,10 +206,12 @@ class BookingDialog(ComponentDialog):
             for name, key in (("Address", "address"), ("Phone", "phone"), ("Device", DEVICE))
             if booking.get(key)
         )
-        return await step.prompt(
-            _CONFIRM_PROMPT,
-            prompt_options(step.context, replies.confirm_booking(what, where, chosen, facts)),
+        confirm = (
+            replies.confirm_move(what, chosen)
+            if booking.get(RESCHEDULE)
+            else replies.confirm_booking(what, where, chosen, facts)
         )
+        return await step.prompt(_CONFIRM_PROMPT, prompt_options(step.context, confirm))
 
     async def book_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         booking, catalogue = step.values[_BOOKING], await self._scheduling.catalogue()
@@ -217,10 +224,16 @@ class BookingDialog(ComponentDialog):
             notes=booking.get("phone") and f"call {booking['phone']}",
         )  # fmt: skip
         try:
-            appointment = await self._scheduling.book(
-                turn_customer_id(step.context) or step.context.activity.from_property.id,
-                slot, details,
-            )  # fmt: skip
+            if booking.get(RESCHEDULE):
+                appointment = await self._scheduling.reschedule(booking[RESCHEDULE], slot)
+            else:
+                customer_id = (
+                    turn_customer_id(step.context) or step.context.activity.from_property.id
+                )
+                appointment = await self._scheduling.book(customer_id, slot, details)
+        except AppointmentNotFound:
+            await send_reply(step.context, replies.REFERENCE_NOT_FOUND)
+            return await step.end_dialog()
         except SlotTaken:
             await send_reply(step.context, replies.SLOT_JUST_TAKEN)
             booking[WHEN] = slot.start.isoformat()
@@ -231,7 +244,8 @@ class BookingDialog(ComponentDialog):
         now = customer_now(step.context.activity, self._clock)
         what, where = _what_and_where(catalogue, slot.kind, slot.where)
         start = replies.describe_start(slot.start, now)
-        await send_reply(step.context, replies.booked(appointment.reference, what, where, start))
+        done = replies.moved if booking.get(RESCHEDULE) else replies.booked
+        await send_reply(step.context, done(appointment.reference, what, where, start))
         return await step.end_dialog()
 
     async def _choose(self, step: WaterfallStepContext, reply: replies.Reply) -> DialogTurnResult:
@@ -258,7 +272,7 @@ class BookingDialog(ComponentDialog):
         return _gave_up(prompt)
 
 
-async def _one_of_offered(prompt: PromptValidatorContext) -> bool:
+async def one_of_offered(prompt: PromptValidatorContext) -> bool:
     chosen = _match(prompt.recognized.value, prompt.options.validations or [])
     if prompt.recognized.succeeded and chosen is not None:
         prompt.recognized.value = chosen
@@ -275,7 +289,7 @@ async def _long_enough(prompt: PromptValidatorContext) -> bool:
 def _gave_up(prompt: PromptValidatorContext) -> bool:
     # number_of_attempts counts the failed answers before this one.
     if prompt.options.number_of_attempts + 1 >= MAX_TRIES:
-        prompt.recognized.value = _GAVE_UP
+        prompt.recognized.value = GAVE_UP
         return True
     return False
 
@@ -298,6 +312,12 @@ def _zone_name(now: datetime) -> str:
 
 def _without_when(booking: dict) -> dict:
     return {key: value for key, value in booking.items() if key not in (WHEN, "slot")}
+
+
+def describe(catalogue: Catalogue, appointment: Appointment, now: datetime) -> tuple[str, str, str]:
+    """What ("in-store repair"), where ("at Oxford Street") and when ("Fri 27 Nov, 2:00 PM")."""
+    what, where = _what_and_where(catalogue, appointment.slot.kind, appointment.slot.where)
+    return what, where, replies.describe_start(appointment.slot.start, now)
 
 
 def _what_and_where(catalogue: Catalogue, kind: AppointmentKind, where: str) -> tuple[str, str]:

@@ -20,10 +20,11 @@ from channels import replies
 from customers.identity import IdentityService
 from customers.link_codes import CODE_LIFETIME
 from dialogs.booking_dialog import DEVICE, TEXT, WHEN, BookingDialog
+from dialogs.change_appointment_dialog import ChangeAppointmentDialog
 from dialogs.clock import Clock, customer_now
 from dialogs.handoff import request_person
 from dialogs.order_status_dialog import ORDER_NUMBER, SKIP_RECENT_ORDER, OrderStatusDialog
-from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
+from dialogs.reply_activity import PICKED_CHOICE, confirm_prompt, prompt_options, send_reply
 from nlu.policy import Decision, Thresholds, decide
 from nlu.recognizer import Intent, Recognition, Recognizer
 from nlu.review import ReviewQueue, mask, says_not_what_i_meant
@@ -67,6 +68,7 @@ class MainDialog(ComponentDialog):
         recognizer: Recognizer,
         order_status_dialog: OrderStatusDialog,
         booking_dialog: BookingDialog,
+        change_appointment_dialog: ChangeAppointmentDialog,
         customer_contexts: CustomerContextAccessor,
         identity: IdentityService,
         clock: Clock,
@@ -88,9 +90,11 @@ class MainDialog(ComponentDialog):
         self._clock = clock
         self._order_status_id = order_status_dialog.id
         self._booking_id = booking_dialog.id
+        self._change_appointment_id = change_appointment_dialog.id
 
         self.add_dialog(order_status_dialog)
         self.add_dialog(booking_dialog)
+        self.add_dialog(change_appointment_dialog)
         self.add_dialog(confirm_prompt(_CONFIRM_PROMPT))
         self.add_dialog(
             WaterfallDialog(WaterfallDialog.__name__, [self.route_step, self.confirmed_step])
@@ -137,6 +141,11 @@ class MainDialog(ComponentDialog):
                     {TEXT: step.context.activity.text or "", WHEN: recognition.entities.when,
                      DEVICE: recognition.entities.device},
                 )  # fmt: skip
+            case Intent.CHANGE_APPOINTMENT:
+                return await step.begin_dialog(
+                    self._change_appointment_id,
+                    {TEXT: step.context.activity.text or "", WHEN: recognition.entities.when},
+                )
             case Intent.DELETE_DATA:
                 step.values[_ASKED] = Intent.DELETE_DATA.value
                 return await step.prompt(
@@ -236,6 +245,8 @@ class MainDialog(ComponentDialog):
         return interrupted or await super().on_continue_dialog(inner_dc)
 
     async def _interrupt(self, inner_dc: DialogContext) -> DialogTurnResult | None:
+        if inner_dc.context.turn_state.get(PICKED_CHOICE):
+            return None
         recognition = await self._recognize(inner_dc.context)
         if (
             recognition.intent not in _INTERRUPTIONS
