@@ -38,7 +38,7 @@ async def test_checking_an_appointment_and_keeping_it(customer: Customer) -> Non
     assert await say(customer, "when is my appointment?") == [
         replies.appointment_details(
             booked.reference, "in-store repair", "at Oxford Street", "Fri 27 Nov, 2:00 PM"
-        ).text  # fmt: skip
+        ).text
     ]
     assert await say(customer, "Keep it") == [replies.KEPT.text]
 
@@ -78,7 +78,7 @@ async def test_two_appointments_ask_which_one(customer: Customer) -> None:
     assert await say(customer, "Technician visit, Tue 1 Dec, 10:00 AM") == [
         replies.appointment_details(
             second.reference, "technician visit", "at your home", "Tue 1 Dec, 10:00 AM"
-        ).text  # fmt: skip
+        ).text
     ]
 
 
@@ -93,7 +93,7 @@ async def test_a_customer_not_known_here_gives_the_reference(tmp_path: Path) -> 
     assert await say(customer, f"it's {booked.reference.lower()}") == [
         replies.appointment_details(
             booked.reference, "in-store repair", "at Oxford Street", "Fri 27 Nov, 2:00 PM"
-        ).text  # fmt: skip
+        ).text
     ]
     assert await say(customer, "Keep it") == [replies.KEPT.text]
     assert await say(customer, "when is my appointment?") == [replies.ASK_REFERENCE.text]
