@@ -50,6 +50,11 @@ def run(data_file: Path, per_intent: int | None, evaluate_per_intent: int | None
     train = _subset(data["train"], per_intent)
     for split in ("val", "test"):
         data[split] = _subset(data[split], evaluate_per_intent)
+    if evaluate_per_intent is not None:  # out of scope is one intent, ten times as large
+        for split in ("oos_val", "oos_test"):
+            data[split] = random.Random(0).sample(
+                data[split], min(10 * evaluate_per_intent, len(data[split]))
+            )
     started = time.perf_counter()
     model = IntentClassifier.train([t for t, _ in train], [i for _, i in train])
     training_seconds = time.perf_counter() - started

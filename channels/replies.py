@@ -41,19 +41,23 @@ ASK_FOR_PERSON = "Talk to a person"
 _MAIN_CHOICES = (ASK_ABOUT_ORDER, ASK_FOR_HELP, ASK_FOR_PERSON)
 
 WELCOME = Reply(
-    "Hi, I'm the customer service assistant. I can tell you where your order is, "
-    'explain what I can do (type "help"), or put you in touch with a person (type "agent").',
+    "Hi, I'm the customer service assistant. I can tell you where your order is, book or "
+    'change an appointment, explain what I can do (type "help"), or put you in touch with a '
+    'person (type "agent").',
     _MAIN_CHOICES,
 )
 HELP = Reply(
     "Here is what I can do:\n"
     '- Order status: ask "Where is my order?" or send your order number.\n'
+    "- Appointments: book an in-store repair, a home installation, a technician visit or a "
+    'call back ("book a repair on Friday"), or check, move or cancel one.\n'
     '- A person: type "agent" and I will pass you to our team.\n'
     '- Start over: type "cancel" at any time.',
     _MAIN_CHOICES,
 )
 NOT_UNDERSTOOD = Reply(
-    "Sorry, I didn't catch that. I can check an order's status or put you in touch with a person.",
+    "Sorry, I didn't catch that. I can check an order's status, book or change an "
+    "appointment, or put you in touch with a person.",
     _MAIN_CHOICES,
 )
 NOT_UNDERSTOOD_AGAIN = Reply(

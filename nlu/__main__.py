@@ -20,7 +20,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from config import ConfigError
+from config import ConfigError, load_settings
 from nlu.classifier import IntentClassifier
 from nlu.embedded import EmbeddedRecognizer
 from nlu.evaluation import cross_validate, evaluate, write_report
@@ -32,7 +32,8 @@ DEFAULT_REPORT_DIR = Path("build/nlu-report")
 def _recognizer(arguments: argparse.Namespace) -> EmbeddedRecognizer:
     if arguments.model:
         return EmbeddedRecognizer.from_model(Path(arguments.model), arguments.lang)
-    return EmbeddedRecognizer.trained(arguments.lang)
+    # The bot's own model cache (DATA_DIR/nlu-cache): trained once for both.
+    return EmbeddedRecognizer.trained(arguments.lang, load_settings().DATA_DIR / "nlu-cache")
 
 
 def _now(arguments: argparse.Namespace) -> datetime:
@@ -140,7 +141,6 @@ def export_clu(arguments: argparse.Namespace) -> int:
 
 async def _review(days: int) -> list:
     from app import document_store  # the composition root builds the store, as for the bot
-    from config import load_settings
     from nlu.review import ReviewQueue
 
     settings = load_settings()  # ConfigError: handled by main

@@ -145,7 +145,7 @@ def test_config_py_accepts_what_the_template_writes(app_type: str) -> None:
             values[name] = "secret-from-key-vault"
         elif name.endswith("TTL"):
             values[name] = "3600"
-        elif name in ("COSMOS_ENDPOINT", "ORDER_API_URL"):
+        elif name in ("COSMOS_ENDPOINT", "ORDER_API_URL", "SCHEDULING_API_URL"):
             values[name] = "https://example.documents.azure.com:443/"
         elif name == "MicrosoftAppType":
             values[name] = app_type
