@@ -32,6 +32,7 @@ from dialogs.change_appointment_dialog import ChangeAppointmentDialog
 from dialogs.clock import Clock, system_clock
 from dialogs.main_dialog import MainDialog
 from dialogs.order_status_dialog import OrderStatusDialog
+from dialogs.troubleshooting_dialog import TroubleshootingDialog
 from nlu.clu import CluRecognizer
 from nlu.embedded import EmbeddedRecognizer
 from nlu.policy import Thresholds
@@ -54,6 +55,7 @@ from state.sqlite_store import SqliteDocumentStore
 from state.storage_health import StorageHealth
 from state.turn_state import TurnState
 from state.wire import from_json
+from troubleshooting.guides import load_guides
 from webchat.embed import WebChatEmbed
 
 log = logging.getLogger("bot")
@@ -151,6 +153,7 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         ),
         booking,
         ChangeAppointmentDialog(scheduling, booking, clock),
+        TroubleshootingDialog(load_guides(), booking, customer_contexts, clock),
         customer_contexts,
         identity,
         clock,

@@ -89,14 +89,6 @@ def which_task(first: str, second: str) -> Reply:
     return Reply(f"Do you want to {one}, or {other}?", (one_choice, other_choice))
 
 
-# Understood, but not served in this chat yet: a person can.
-TASK_NOT_YET = {
-    "troubleshoot": Reply(
-        "I can't troubleshoot devices in this chat yet, but our team can help. "
-        'Type "agent" and I\'ll pass you to a person.',
-        (ASK_FOR_PERSON, ASK_ABOUT_ORDER),
-    ),
-}
 CANCELLED = Reply("Okay, I've stopped that. What else can I do for you?", _MAIN_CHOICES)
 NOTHING_TO_CANCEL = Reply("There's nothing to cancel. What can I do for you?", _MAIN_CHOICES)
 PERSON_REQUESTED = Reply(
@@ -361,3 +353,33 @@ def moved(reference: str, what: str, where: str, start: str) -> Reply:
         f"Done: your {what} {where} is now on {start} (reference {reference}).",
         card=Card(f"Moved: {reference}", (("What", what.capitalize()), ("When", start))),
     )
+
+
+# --- troubleshooting ----------------------------------------------------------
+
+GO_BACK, SKIP = "Go back", "Skip"
+FIXED = Reply("Great, I'm glad that's sorted! Anything else I can do?", _MAIN_CHOICES)
+BOOK_REPAIR, BOOK_TECHNICIAN = "Book a repair", "Book a technician"
+NO_THANKS = "No thanks"
+
+
+def which_device(titles: tuple[str, ...]) -> Reply:
+    return Reply("Which of these is it about?", titles)
+
+
+def guide_step(say: str, question: str, answers: tuple[str, ...], first: bool) -> Reply:
+    extra = (SKIP,) if first else (GO_BACK, SKIP)
+    return Reply(f"{say}\n{question}", (*answers, *extra))
+
+
+def dead_end(kind_of_help: str) -> Reply:
+    choices = {"repair": BOOK_REPAIR, "technician": BOOK_TECHNICIAN}[kind_of_help]
+    return Reply(
+        "Thanks for trying those steps. It looks like it needs a closer look: shall I book "
+        + ("an in-store repair?" if kind_of_help == "repair" else "a technician visit?"),
+        (choices, ASK_FOR_PERSON, NO_THANKS),
+    )
+
+
+def guide_end(text: str) -> Reply:
+    return Reply(f"{text} Anything else I can do?", _MAIN_CHOICES)

@@ -12,6 +12,7 @@ RECENT_ORDER_WINDOW = timedelta(days=30)
 # A task begun or an order looked up within this long is offered on another channel.
 RESUME_WINDOW = timedelta(hours=24)
 MAX_VERIFIED_ORDERS = 20
+MAX_TROUBLESHOOTING = 20
 
 
 class _Model(BaseModel):
@@ -31,6 +32,16 @@ class OpenTask(_Model):
     what: str
     step: str
     channel: str
+    at: datetime
+
+
+class TroubleshootingRecord(_Model):
+    """One walk through a troubleshooting guide: what was tried and how it ended."""
+
+    device: str
+    tried: list[str] = Field(default_factory=list)  # the guide's step ids, in order
+    # fixed, repair, technician, person, abandoned, or one of the guide's own ends
+    outcome: str
     at: datetime
 
 
@@ -64,6 +75,8 @@ class CustomerContext(_Model):
     order_misses: list[datetime] = Field(default_factory=list)
     # Orders this customer proved are theirs (ORDER_PROOF_REQUIRED), newest last.
     verified_orders: list[str] = Field(default_factory=list)
+    # Troubleshooting walks, newest last (for the next agent, and the analytics).
+    troubleshooting: list[TroubleshootingRecord] = Field(default_factory=list)
 
     # --- reading ---------------------------------------------------------------
 
@@ -140,6 +153,9 @@ class CustomerContext(_Model):
     def request_handoff(self, at: datetime) -> None:
         self.handoff_requested_at = at
 
+    def record_troubleshooting(self, record: TroubleshootingRecord) -> None:
+        self.troubleshooting = [*self.troubleshooting[-(MAX_TROUBLESHOOTING - 1) :], record]
+
     def issued_link_code(self, code: str) -> None:
         self.link_codes = [*self.link_codes[-4:], code]
 
@@ -166,6 +182,8 @@ IDENTIFIER_AND_TASK_FIELDS = frozenset(
         "handoff_requested_at",
         "message_count",
         "link_codes",
+        # which guide steps were tried on a device: task state, nothing personal
+        "troubleshooting",
     }
 )
 

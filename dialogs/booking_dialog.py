@@ -22,7 +22,7 @@ from botbuilder.dialogs.prompts import PromptValidatorContext, TextPrompt
 from channels import replies
 from dialogs.clock import Clock, customer_now
 from dialogs.handoff import request_person
-from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
+from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
 from nlu.entities import extract
 from services.scheduling import (
     Appointment,
@@ -219,9 +219,10 @@ class BookingDialog(ComponentDialog):
             await send_reply(step.context, replies.NOT_BOOKED)
             return await step.end_dialog()
         slot = Slot.from_json(booking["slot"])
+        notes = [booking.get("notes"), booking.get("phone") and f"Call {booking['phone']}"]
         details = BookingDetails(
             address=booking.get("address"), device=booking.get(DEVICE),
-            notes=booking.get("phone") and f"call {booking['phone']}",
+            notes="; ".join(n for n in notes if n) or None,
         )  # fmt: skip
         try:
             if booking.get(RESCHEDULE):
@@ -249,9 +250,7 @@ class BookingDialog(ComponentDialog):
         return await step.end_dialog()
 
     async def _choose(self, step: WaterfallStepContext, reply: replies.Reply) -> DialogTurnResult:
-        options = prompt_options(step.context, reply, reply)
-        options.validations = list(reply.choices)
-        return await step.prompt(_CHOICE_PROMPT, options)
+        return await step.prompt(_CHOICE_PROMPT, choice_options(step.context, reply))
 
     async def _offer_person(self, step: WaterfallStepContext) -> DialogTurnResult:
         await request_person(step.context, self._customer_contexts, self._clock)

@@ -31,7 +31,7 @@ from dialogs.booking_dialog import (
     one_of_offered,
 )
 from dialogs.clock import Clock, customer_now
-from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
+from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
 from services.scheduling import (
     REFERENCE_PREFIX,
     Appointment,
@@ -131,9 +131,10 @@ class ChangeAppointmentDialog(ComponentDialog):
             what, _, start = describe(catalogue, appointment, now)
             labels[f"{what.capitalize()}, {start}"] = appointment.reference
         step.values[_OFFERED] = labels
-        options = prompt_options(step.context, replies.which_appointment(tuple(labels)))
-        options.validations = list(labels)
-        return await step.prompt(_CHOICE_PROMPT, options)
+        return await step.prompt(
+            _CHOICE_PROMPT,
+            choice_options(step.context, replies.which_appointment(tuple(labels))),
+        )
 
     async def action_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         if step.result == GAVE_UP:
@@ -153,9 +154,7 @@ class ChangeAppointmentDialog(ComponentDialog):
         if _MOVE_WORDS.search(text) or step.values[WHEN]:
             return await step.next(replies.MOVE_IT)
         details = replies.appointment_details(reference, what, where, start)
-        options = prompt_options(step.context, details)
-        options.validations = list(details.choices)
-        return await step.prompt(_CHOICE_PROMPT, options)
+        return await step.prompt(_CHOICE_PROMPT, choice_options(step.context, details))
 
     async def act_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         (appointment,) = [Appointment.from_json(a) for a in step.values[_FOUND]]

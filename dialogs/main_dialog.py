@@ -25,6 +25,7 @@ from dialogs.clock import Clock, customer_now
 from dialogs.handoff import request_person
 from dialogs.order_status_dialog import ORDER_NUMBER, SKIP_RECENT_ORDER, OrderStatusDialog
 from dialogs.reply_activity import PICKED_CHOICE, confirm_prompt, prompt_options, send_reply
+from dialogs.troubleshooting_dialog import TroubleshootingDialog
 from nlu.policy import Decision, Thresholds, decide
 from nlu.recognizer import Intent, Recognition, Recognizer
 from nlu.review import ReviewQueue, mask, says_not_what_i_meant
@@ -46,7 +47,6 @@ _ANSWERS = {
     Intent.THANKS: replies.YOU_ARE_WELCOME,
     Intent.HELP: replies.HELP,
     Intent.CANCEL: replies.NOTHING_TO_CANCEL,
-    **{Intent(intent): reply for intent, reply in replies.TASK_NOT_YET.items()},
 }
 # With an order number in the message, these still answer about the order ("your service is
 # terrible, where is order 123456??").
@@ -69,6 +69,7 @@ class MainDialog(ComponentDialog):
         order_status_dialog: OrderStatusDialog,
         booking_dialog: BookingDialog,
         change_appointment_dialog: ChangeAppointmentDialog,
+        troubleshooting_dialog: TroubleshootingDialog,
         customer_contexts: CustomerContextAccessor,
         identity: IdentityService,
         clock: Clock,
@@ -91,10 +92,12 @@ class MainDialog(ComponentDialog):
         self._order_status_id = order_status_dialog.id
         self._booking_id = booking_dialog.id
         self._change_appointment_id = change_appointment_dialog.id
+        self._troubleshooting_id = troubleshooting_dialog.id
 
         self.add_dialog(order_status_dialog)
         self.add_dialog(booking_dialog)
         self.add_dialog(change_appointment_dialog)
+        self.add_dialog(troubleshooting_dialog)
         self.add_dialog(confirm_prompt(_CONFIRM_PROMPT))
         self.add_dialog(
             WaterfallDialog(WaterfallDialog.__name__, [self.route_step, self.confirmed_step])
@@ -141,6 +144,11 @@ class MainDialog(ComponentDialog):
                     {TEXT: step.context.activity.text or "", WHEN: recognition.entities.when,
                      DEVICE: recognition.entities.device},
                 )  # fmt: skip
+            case Intent.TROUBLESHOOT:
+                return await step.begin_dialog(
+                    self._troubleshooting_id,
+                    {TEXT: step.context.activity.text or "", DEVICE: recognition.entities.device},
+                )
             case Intent.CHANGE_APPOINTMENT:
                 return await step.begin_dialog(
                     self._change_appointment_id,

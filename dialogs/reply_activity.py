@@ -41,6 +41,14 @@ def prompt_options(
     )
 
 
+def choice_options(turn_context: TurnContext, reply: Reply) -> PromptOptions:
+    """A prompt offering the reply's choices, asked again as it is when the answer is not
+    one of them (the prompt's validator reads them from `validations`)."""
+    options = prompt_options(turn_context, reply, reply)
+    options.validations = list(reply.choices)
+    return options
+
+
 def confirm_prompt(dialog_id: str, validator=None) -> ConfirmPrompt:
     """A yes/no prompt whose choices our renderers show (not botbuilder's own)."""
     prompt = ConfirmPrompt(dialog_id, validator, default_locale="en-us")

@@ -10,7 +10,6 @@ from botbuilder.schema import Activity, ActivityTypes
 
 from channels import replies
 from services.scheduling import AppointmentKind, BookingDetails
-from tests.conftest import stored_customer
 from tests.dialogs.test_order_status import CHANNELS, Customer
 
 # The clock is Tuesday 24 November 2026, 10:00 UTC (London time in winter).
@@ -46,10 +45,7 @@ async def test_everything_in_the_first_message(customer: Customer) -> None:
     ]
     (done,) = await say(customer, "yes")
     assert done.startswith("Booked: a home installation at your home on Fri 27 Nov, 10:00 AM.")
-    template = customer.adapter.template
-    customer_id, _ = await stored_customer(
-        customer.parts.documents, template.channel_id, template.from_property.id
-    )
+    customer_id = await customer.customer_id()
     appointments = await customer.parts.scheduling.list_for_customer(customer_id)
     assert [(a.reference, a.address, a.device) for a in appointments] == [
         (reference_in(done), "1 High Street, London N1 2AB", "tv")

@@ -9,7 +9,7 @@ import pytest
 
 from channels import replies
 from services.scheduling import Appointment, AppointmentKind, BookingDetails
-from tests.conftest import make_settings, stored_customer
+from tests.conftest import make_settings
 from tests.dialogs.test_booking import say
 from tests.dialogs.test_order_status import CHANNELS, Customer
 
@@ -25,10 +25,7 @@ async def booked_for(customer: Customer, at: datetime, kind: AppointmentKind = R
                      where: str = STORE) -> Appointment:  # fmt: skip
     """An appointment booked for this customer (who has said hello once)."""
     await customer.say("hi")
-    template = customer.adapter.template
-    customer_id, _ = await stored_customer(
-        customer.parts.documents, template.channel_id, template.from_property.id
-    )
+    customer_id = await customer.customer_id()
     (slot,) = await customer.parts.scheduling.free_slots(kind, where, at, 1)
     return await customer.parts.scheduling.book(customer_id, slot, BookingDetails(device="laptop"))
 

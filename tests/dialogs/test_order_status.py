@@ -51,11 +51,16 @@ class Customer:
         return [a.text for a in sent if a.type == ActivityTypes.message and a.text]
 
     async def stored_context(self) -> dict:
+        return (await self._stored())[1]
+
+    async def customer_id(self) -> str:
+        return (await self._stored())[0]
+
+    async def _stored(self) -> tuple[str, dict]:
         template = self.adapter.template
-        _, context = await stored_customer(
+        return await stored_customer(
             self.parts.documents, template.channel_id, template.from_property.id
         )
-        return context
 
 
 @pytest.fixture(params=CHANNELS)

@@ -7,6 +7,7 @@ import pytest
 from channels import replies
 from nlu.recognizer import Entities, Intent, Recognition
 from tests.dialogs.test_order_status import CHANNELS, STATUS_123456, Customer
+from troubleshooting.guides import load_guides
 
 
 class Scripted:
@@ -35,7 +36,8 @@ def customer(request: pytest.FixtureRequest) -> Customer:
         ("wher is my ordr", [replies.ASK_ORDER_NUMBER.text]),
         ("thanks", [replies.YOU_ARE_WELCOME.text]),
         ("bye", [replies.GOODBYE.text]),
-        ("my phone stopped working", [replies.TASK_NOT_YET["troubleshoot"].text]),
+        ("my phone stopped working",
+         [load_guides()["phone"].steps["restart"].say + "\nDid that fix it?"]),
         ("can someone come and mount my TV on Friday?",
          [replies.ASK_ADDRESS.text]),
         ("I want to return my order", [replies.NOT_UNDERSTOOD.text]),
