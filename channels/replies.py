@@ -36,9 +36,12 @@ YES_NO = ("Yes", "No")
 
 
 ASK_ABOUT_ORDER = "Where is my order?"
+ASK_TO_BOOK = "Book an appointment"
+ASK_TO_FIX = "Fix a device problem"
 ASK_FOR_HELP = "Help"
 ASK_FOR_PERSON = "Talk to a person"
-_MAIN_CHOICES = (ASK_ABOUT_ORDER, ASK_FOR_HELP, ASK_FOR_PERSON)
+# The three tasks, help and a person (each fits Messenger's 20-character quick replies).
+_MAIN_CHOICES = (ASK_ABOUT_ORDER, ASK_TO_BOOK, ASK_TO_FIX, ASK_FOR_HELP, ASK_FOR_PERSON)
 
 WELCOME = Reply(
     "Hi, I'm the customer service assistant. I can tell you where your order is, book or "
@@ -75,9 +78,9 @@ YOU_ARE_WELCOME = Reply("You're welcome! Anything else I can do?", _MAIN_CHOICES
 # What each task is called when the bot asks which one the customer meant, and its choice.
 TASK_NAMES = {
     "orderStatus": ("check an order", "Check an order"),
-    "bookAppointment": ("book an appointment", "Book an appointment"),
+    "bookAppointment": ("book an appointment", ASK_TO_BOOK),
     "changeAppointment": ("change an appointment", "Change an appointment"),
-    "troubleshoot": ("fix a problem with a device", "Fix a device problem"),
+    "troubleshoot": ("fix a problem with a device", ASK_TO_FIX),
     "humanHandoff": ("talk to a person", "Talk to a person"),
     "linkChannel": ("link another channel", "Link another channel"),
     "deleteData": ("delete your data", "Delete my data"),

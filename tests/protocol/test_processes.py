@@ -73,7 +73,10 @@ def test_make_run_and_make_chat_give_the_order_status_conversation(tmp_path: Pat
     assert chat.returncode == 0, chat.stderr
     lines = chat.stdout
     assert "bot> Hi, I'm the customer service assistant." in lines
-    assert "[1] Where is my order?   [2] Help   [3] Talk to a person" in lines
+    assert (
+        "[1] Where is my order?   [2] Book an appointment   [3] Fix a device problem   "
+        "[4] Help   [5] Talk to a person"
+    ) in lines
     assert "bot> Can you provide your order number?" in lines
     assert "(typing…)" in lines
     assert "bot> Your order 123456 is out for delivery and expected by" in lines
@@ -143,14 +146,14 @@ def test_make_chat_finds_the_bot_at_its_port_and_speaks_sms(tmp_path: Path) -> N
             [sys.executable, "-m", "tools.chat", "--channel", "sms"],
             cwd=tmp_path,  # no .env: PORT from the environment, as `make run` reads it
             env={**os.environ, "PORT": str(port), "PYTHONPATH": str(ROOT)},
-            input="2\n",
+            input="4\n",
             capture_output=True,
             text=True,
             timeout=60,
         )
     assert chat.returncode == 0, chat.stderr
     assert f"Talking to http://localhost:{port}/api/messages" in chat.stdout
-    # SMS shows no buttons: the choices are numbered in the text, and "2" picks the second.
+    # SMS shows no buttons: the choices are numbered in the text, and "4" picks the fourth (Help).
     assert "1. Where is my order?" in chat.stdout
     assert "bot> Here is what I can do:" in chat.stdout
 
