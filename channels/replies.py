@@ -232,6 +232,30 @@ def resume_offer(channel_id: str, order_number: str | None) -> Reply:
     return Reply(f"Welcome back! On {where} you were checking an order. Want to continue?", YES_NO)
 
 
+KIND_NAMES = {
+    "inStoreRepair": "an in-store repair",
+    "homeInstallation": "a home installation",
+    "technicianVisit": "a technician visit",
+    "callBack": "a phone call back",
+}
+
+
+def resume_booking(channel_id: str, kind: str | None, when: str | None) -> Reply:
+    """ "Welcome back! On web chat you were booking a home installation for Fri 27 Nov." """
+    what = KIND_NAMES.get(kind or "", "an appointment")
+    day = ""
+    if when:
+        moment = datetime.fromisoformat(when)
+        day = f" for {moment:%a} {moment.day} {moment:%b}" + (
+            f", {moment.strftime('%I').lstrip('0')}:{moment:%M %p}" if "T" in when else ""
+        )
+    return Reply(
+        f"Welcome back! On {channel_name(channel_id)} you were booking {what}{day}. "
+        "Want to continue?",
+        YES_NO,
+    )
+
+
 NOT_RESUMING = Reply("Okay. What can I do for you?", _MAIN_CHOICES)
 CONFIRM_DELETE = Reply(
     "This deletes everything I know about you, on every channel: the orders you asked about, "

@@ -33,6 +33,8 @@ class OpenTask(_Model):
     step: str
     channel: str
     at: datetime
+    # What the task had gathered, to continue it elsewhere (never an address or a phone).
+    details: dict[str, str | None] = Field(default_factory=dict)
 
 
 class TroubleshootingRecord(_Model):
@@ -140,8 +142,17 @@ class CustomerContext(_Model):
     def remember_intent(self, intent: str) -> None:
         self.last_intent = intent
 
-    def begin_task(self, what: str, step: str, channel: str, at: datetime) -> None:
-        self.open_task = OpenTask(what=what, step=step, channel=channel, at=at)
+    def begin_task(
+        self,
+        what: str,
+        step: str,
+        channel: str,
+        at: datetime,
+        details: dict[str, str | None] | None = None,
+    ) -> None:
+        self.open_task = OpenTask(
+            what=what, step=step, channel=channel, at=at, details=details or {}
+        )
 
     def end_task(self) -> None:
         self.open_task = None

@@ -11,8 +11,11 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, time
 
+from botbuilder.core import TurnContext
 from botbuilder.dialogs import (
     ComponentDialog,
+    DialogInstance,
+    DialogReason,
     DialogTurnResult,
     WaterfallDialog,
     WaterfallStepContext,
@@ -97,7 +100,7 @@ class BookingDialog(ComponentDialog):
             )
         )
         self.add_dialog(TextPrompt(_CHOICE_PROMPT, one_of_offered))
-        self.add_dialog(TextPrompt(_TEXT_PROMPT, _long_enough))
+        self.add_dialog(TextPrompt(_TEXT_PROMPT, _address_or_phone))
         self.add_dialog(TextPrompt(_WHEN_PROMPT, self._when_validator))
         self.add_dialog(confirm_prompt(_CONFIRM_PROMPT))
         self.initial_dialog_id = WaterfallDialog.__name__
@@ -130,15 +133,19 @@ class BookingDialog(ComponentDialog):
             )
         kind = AppointmentKind(booking["kind"])
         place = catalogue.place_of(kind)
-        if booking.get("where"):
-            return await step.next(None)
         if place == Place.STORE:
+            if booking.get("where"):
+                return await step.next(None)
             names = tuple(store.name for store in catalogue.stores.values())
             if len(names) == 1:
                 booking["where"] = next(iter(catalogue.stores))
                 return await step.next(None)
             return await self._choose(step, replies.ask_store(names))
         booking["where"] = place.value
+        # A booking continued from another channel brings no address or phone: asked here.
+        if booking.get("address" if place == Place.HOME else "phone"):
+            return await step.next(None)
+        await self._remember(step)
         ask = replies.ASK_ADDRESS if place == Place.HOME else replies.ASK_PHONE
         return await step.prompt(_TEXT_PROMPT, prompt_options(step.context, ask))
 
@@ -157,6 +164,7 @@ class BookingDialog(ComponentDialog):
                 booking["phone"] = step.result.strip()[:40]
         if booking.get(WHEN):
             return await step.next(None)
+        await self._remember(step)
         return await step.prompt(
             _WHEN_PROMPT,
             prompt_options(step.context, replies.ASK_WHEN, replies.WHEN_NOT_UNDERSTOOD),
@@ -250,7 +258,28 @@ class BookingDialog(ComponentDialog):
         return await step.end_dialog()
 
     async def _choose(self, step: WaterfallStepContext, reply: replies.Reply) -> DialogTurnResult:
+        await self._remember(step)
         return await step.prompt(_CHOICE_PROMPT, choice_options(step.context, reply))
+
+    async def _remember(self, step: WaterfallStepContext) -> None:
+        """The booking so far, open in the customer's context: another channel can offer to
+        continue it. Never the address or the phone number (personal data)."""
+        booking = step.values[_BOOKING]
+        if booking.get(RESCHEDULE):
+            return
+        details = {key: booking.get(key) for key in ("kind", "where", WHEN, DEVICE, "notes")}
+        channel, now = step.context.activity.channel_id, self._clock()
+        await self._customer_contexts.update(
+            step.context,
+            lambda c: c.begin_task("bookAppointment", "booking", channel, now, details),
+        )
+
+    async def on_end_dialog(
+        self, context: TurnContext, instance: DialogInstance, reason: DialogReason
+    ) -> None:
+        # However the booking ends (booked, declined, cancelled), it is no longer open.
+        await self._customer_contexts.update(context, lambda c: c.end_task())
+        await super().on_end_dialog(context, instance, reason)
 
     async def _offer_person(self, step: WaterfallStepContext) -> DialogTurnResult:
         await request_person(step.context, self._customer_contexts, self._clock)
@@ -279,8 +308,11 @@ async def one_of_offered(prompt: PromptValidatorContext) -> bool:
     return _gave_up(prompt)
 
 
-async def _long_enough(prompt: PromptValidatorContext) -> bool:
-    if prompt.recognized.succeeded and len(prompt.recognized.value.strip()) >= 6:
+async def _address_or_phone(prompt: PromptValidatorContext) -> bool:
+    # An address has a house number or a postcode, a phone number digits: a question
+    # ("when is my appointment?") is neither.
+    said = prompt.recognized.value.strip() if prompt.recognized.succeeded else ""
+    if len(said) >= 6 and re.search(r"\d", said) and "?" not in said:
         return True
     return _gave_up(prompt)
 

@@ -19,7 +19,7 @@ from botbuilder.dialogs import (
 from channels import replies
 from customers.identity import IdentityService
 from customers.link_codes import CODE_LIFETIME
-from dialogs.booking_dialog import DEVICE, TEXT, WHEN, BookingDialog
+from dialogs.booking_dialog import BOOKING, DEVICE, TEXT, WHEN, BookingDialog
 from dialogs.change_appointment_dialog import ChangeAppointmentDialog
 from dialogs.clock import Clock, customer_now
 from dialogs.handoff import request_person
@@ -37,6 +37,7 @@ RESUME = "resume"
 INTENT = "intent"
 
 _CONFIRM_PROMPT = "MainDialog.confirm"
+_BOOKING_SO_FAR = "bookingSoFar"
 _ASKED = "asked"
 ORDER_NUMBER_OPTIONS = "orderStatusOptions"
 # A choice the bot offered, picked: no guessing needed.
@@ -236,6 +237,10 @@ class MainDialog(ComponentDialog):
             else:
                 await send_reply(step.context, replies.NOT_DELETED)
         elif asked == RESUME:
+            if step.result is True and _BOOKING_SO_FAR in step.values:
+                return await step.replace_dialog(
+                    self._booking_id, {BOOKING: step.values[_BOOKING_SO_FAR]}
+                )
             if step.result is True:
                 return await step.replace_dialog(
                     self._order_status_id, step.values.get(ORDER_NUMBER_OPTIONS)
@@ -288,8 +293,14 @@ class MainDialog(ComponentDialog):
         if task is None:
             await send_reply(step.context, replies.WELCOME)
             return await step.end_dialog()
-        order_number = context.last_order_number if task.step == "answered" else None
         step.values[_ASKED] = RESUME
+        if task.what == Intent.BOOK_APPOINTMENT.value:
+            step.values[_BOOKING_SO_FAR] = task.details
+            offer = replies.resume_booking(
+                task.channel, task.details.get("kind"), task.details.get(WHEN)
+            )
+            return await step.prompt(_CONFIRM_PROMPT, prompt_options(step.context, offer))
+        order_number = context.last_order_number if task.step == "answered" else None
         step.values[ORDER_NUMBER_OPTIONS] = (
             {ORDER_NUMBER: order_number} if order_number else {SKIP_RECENT_ORDER: True}
         )

@@ -238,6 +238,34 @@ async def test_a_task_begun_on_web_chat_is_offered_on_teams(settings: Settings) 
         assert texts(await on_teams.say("123456")) == [STATUS_123456]
 
 
+async def test_a_booking_begun_on_web_chat_is_finished_on_teams(settings: Settings) -> None:
+    async with web_and_teams(settings) as (_, web, teams):
+        customer_on_teams = ChannelUser("29:ola", "Ola")
+        on_web = web.conversation()
+        await teams.conversation(customer_on_teams).say(f"link {await link_code(on_web)}")
+
+        asked = texts(await on_web.say("can someone come and mount my TV on Friday?"))
+        assert asked == [replies.ASK_ADDRESS.text]
+        # The customer leaves web chat before giving the address and opens Teams.
+        on_teams = teams.conversation(customer_on_teams)
+        welcome = texts(await on_teams.join())
+        assert welcome[0].startswith(
+            "Welcome back! On web chat you were booking a home installation for Fri 27 Nov."
+        )
+        # The address was never stored with the open task: it is asked again here.
+        assert texts(await on_teams.say("yes")) == [replies.ASK_ADDRESS.text]
+        offered = texts(await on_teams.say("1 High Street, London N1 2AB"))
+        assert offered[0].startswith("Here are the nearest free times for a home installation")
+        await on_teams.say("Fri 27 Nov, 12:00 PM")
+        (booked,) = texts(await on_teams.say("yes"))
+        assert booked.startswith("Booked: a home installation at your home on Fri 27 Nov")
+        # One customer: the booking is theirs on web chat too (where the question about the
+        # address is still open until the customer leaves it).
+        reference = re.search(r"AP-[A-Z0-9]{6}", booked).group()
+        assert texts(await on_web.say("cancel")) == [replies.CANCELLED.text]
+        assert any(reference in line for line in texts(await on_web.say("when is my appointment?")))
+
+
 async def test_a_greeting_on_another_channel_offers_to_continue_once(
     settings: Settings,
 ) -> None:
