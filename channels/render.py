@@ -14,6 +14,7 @@ say (`channels/replies.py`); a renderer per channel family decides *how*:
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from channels.replies import Card, Reply
@@ -22,6 +23,7 @@ Json = dict[str, Any]
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 HERO_CARD = "application/vnd.microsoft.card.hero"
+CALENDAR = "text/calendar"
 WEB_CHANNELS = frozenset({"webchat", "directline", "emulator"})
 # Channels whose rendering is known, each a Bot Framework channel id; others get plain text.
 KNOWN_CHANNELS = ("webchat", "directline", "emulator", "msteams", "facebook", "sms", "telephony")
@@ -30,12 +32,17 @@ MESSENGER_MAX_TITLE = 20
 MESSENGER_MAX_TEXT = 2000
 
 
-def render(reply: Reply, channel_id: str, conversation_type: str | None = None) -> list[Json]:
+def render(
+    reply: Reply,
+    channel_id: str,
+    conversation_type: str | None = None,
+    now: datetime | None = None,
+) -> list[Json]:
     """The message activities (as JSON) that show `reply` on this channel, in order."""
     if channel_id == "msteams":
         return [_teams(reply, personal=conversation_type in (None, "personal"))]
     if channel_id in WEB_CHANNELS:
-        return [_web(reply)]
+        return [_web(reply, now or datetime.now(UTC))]
     if channel_id == "facebook":
         return _messenger(reply)
     return [_plain(reply)]
@@ -67,12 +74,19 @@ def _teams(reply: Reply, *, personal: bool) -> Json:
     return message
 
 
-def _web(reply: Reply) -> Json:
+def _web(reply: Reply, now: datetime) -> Json:
     message = _message(reply.text)
     if reply.card is not None:
         message["attachments"] = [
             {"contentType": ADAPTIVE_CARD, "content": _adaptive_card(reply.card)}
         ]
+    if reply.calendar is not None:
+        # Web Chat offers a file attachment as a download; Teams and Messenger would need
+        # a public URL (and Teams a file consent), so only web channels get one.
+        message.setdefault("attachments", []).append(
+            {"contentType": CALENDAR, "contentUrl": reply.calendar.data_url(now),
+             "name": reply.calendar.file_name()}
+        )  # fmt: skip
     if reply.choices:
         message["suggestedActions"] = _suggested(reply.choices)
     return message

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from channels.calendar import CalendarEvent
 from services.orders import ORDER_NUMBER_MAX_DIGITS, ORDER_NUMBER_MIN_DIGITS, Order
 
 
@@ -30,6 +31,8 @@ class Reply:
     text: str
     choices: tuple[str, ...] = field(default=())
     card: Card | None = None
+    # An "Add to calendar" file, where the channel can take one.
+    calendar: CalendarEvent | None = None
 
 
 YES_NO = ("Yes", "No")
@@ -328,11 +331,14 @@ def confirm_booking(what: str, where: str, start: str, facts: tuple[tuple[str, s
     )
 
 
-def booked(reference: str, what: str, where: str, start: str) -> Reply:
+def booked(
+    reference: str, what: str, where: str, start: str, event: CalendarEvent | None = None
+) -> Reply:
     return Reply(
         f"Booked: {_a(what)} {where} on {start}. Your reference is {reference}.",
         card=Card(f"Booked: {reference}", (("What", what.capitalize()), ("When", start),
                                           ("Where", where.removeprefix("at ")))),
+        calendar=event,
     )  # fmt: skip
 
 
@@ -375,10 +381,13 @@ def confirm_move(what: str, start: str) -> Reply:
     return Reply(f"Shall I move your {what} to {start}?", YES_NO)
 
 
-def moved(reference: str, what: str, where: str, start: str) -> Reply:
+def moved(
+    reference: str, what: str, where: str, start: str, event: CalendarEvent | None = None
+) -> Reply:
     return Reply(
         f"Done: your {what} {where} is now on {start} (reference {reference}).",
         card=Card(f"Moved: {reference}", (("What", what.capitalize()), ("When", start))),
+        calendar=event,
     )
 
 

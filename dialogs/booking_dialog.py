@@ -23,6 +23,7 @@ from botbuilder.dialogs import (
 from botbuilder.dialogs.prompts import PromptValidatorContext, TextPrompt
 
 from channels import replies
+from channels.calendar import CalendarEvent
 from dialogs.clock import Clock, customer_now
 from dialogs.handoff import request_person
 from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
@@ -254,7 +255,11 @@ class BookingDialog(ComponentDialog):
         what, where = _what_and_where(catalogue, slot.kind, slot.where)
         start = replies.describe_start(slot.start, now)
         done = replies.moved if booking.get(RESCHEDULE) else replies.booked
-        await send_reply(step.context, done(appointment.reference, what, where, start))
+        event = CalendarEvent(
+            appointment.reference, f"{what.capitalize()} ({appointment.reference})",
+            slot.start, slot.end, _location(catalogue, appointment),
+        )  # fmt: skip
+        await send_reply(step.context, done(appointment.reference, what, where, start, event))
         return await step.end_dialog()
 
     async def _choose(self, step: WaterfallStepContext, reply: replies.Reply) -> DialogTurnResult:
@@ -349,6 +354,11 @@ def describe(catalogue: Catalogue, appointment: Appointment, now: datetime) -> t
     """What ("in-store repair"), where ("at Oxford Street") and when ("Fri 27 Nov, 2:00 PM")."""
     what, where = _what_and_where(catalogue, appointment.slot.kind, appointment.slot.where)
     return what, where, replies.describe_start(appointment.slot.start, now)
+
+
+def _location(catalogue: Catalogue, appointment: Appointment) -> str | None:
+    store = catalogue.stores.get(appointment.slot.where)
+    return f"{store.name}, {store.address}" if store else appointment.address
 
 
 def _what_and_where(catalogue: Catalogue, kind: AppointmentKind, where: str) -> tuple[str, str]:

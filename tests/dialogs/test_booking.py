@@ -119,3 +119,13 @@ async def test_a_slot_taken_meanwhile_offers_the_next_ones(customer: Customer) -
         replies.SLOT_JUST_TAKEN.text,
         replies.offer_slots("in-store repair", "at Oxford Street", ()).text,
     ]
+
+
+async def test_web_chat_gets_an_add_to_calendar_file_with_the_booking() -> None:
+    customer = Customer("webchat")
+    for line in ["I need my laptop repaired", "Oxford Street", "tomorrow at 3pm",
+                 "Wed 25 Nov, 3:00 PM"]:  # fmt: skip
+        await customer.say(line)
+    (booked,) = await customer.send(Activity(type=ActivityTypes.message, text="yes"))
+    (calendar,) = [a for a in booked.attachments if a.content_type == "text/calendar"]
+    assert calendar.name == f"appointment-{reference_in(booked.text)}.ics"

@@ -1,7 +1,13 @@
 """Each channel gets the same answer in the shape it can show."""
 
-import pytest
+import base64
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from icalendar import Calendar
+
+from channels import replies
+from channels.calendar import CalendarEvent
 from channels.render import (
     ADAPTIVE_CARD,
     HERO_CARD,
@@ -105,3 +111,21 @@ def test_shorten_and_split_edges() -> None:
     assert split_text("short", 2000) == ["short"]
     word = "x" * 2500
     assert [len(p) for p in split_text(word, 2000)] == [2000, 500]
+
+
+def test_a_booking_comes_with_a_calendar_file_where_the_channel_can_take_one() -> None:
+    start = datetime(2026, 11, 27, 10, tzinfo=UTC)
+    event = CalendarEvent("AP-7KQ2XM", "Home installation (AP-7KQ2XM)", start,
+                          start + timedelta(hours=2), "1 High Street, London")  # fmt: skip
+    reply = replies.booked("AP-7KQ2XM", "home installation", "at your home", "Fri 27 Nov", event)
+    (web,) = render(reply, "webchat")
+    (attachment,) = [a for a in web["attachments"] if a["contentType"] == "text/calendar"]
+    assert attachment["name"] == "appointment-AP-7KQ2XM.ics"
+    ics = base64.b64decode(attachment["contentUrl"].removeprefix("data:text/calendar;base64,"))
+    (parsed,) = Calendar.from_ical(ics).walk("VEVENT")
+    assert str(parsed["UID"]) == "AP-7KQ2XM" and parsed.decoded("DTSTART") == start
+    assert parsed.decoded("DTEND") - parsed.decoded("DTSTART") == timedelta(hours=2)
+    for channel in ("msteams", "facebook", "sms"):
+        for message in render(reply, channel):
+            types = [a["contentType"] for a in message.get("attachments", [])]
+            assert "text/calendar" not in types, channel
