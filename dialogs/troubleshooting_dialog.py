@@ -7,8 +7,11 @@ answer restarts the waterfall at the next step without state of its own.
 
 from __future__ import annotations
 
+from botbuilder.core import TurnContext
 from botbuilder.dialogs import (
     ComponentDialog,
+    DialogInstance,
+    DialogReason,
     DialogTurnResult,
     WaterfallDialog,
     WaterfallStepContext,
@@ -149,6 +152,20 @@ class TroubleshootingDialog(ComponentDialog):
             await send_reply(step.context, replies.guide_end(guide.ends[outcome]))
         return await step.end_dialog()
 
+    async def end_dialog(
+        self, context: TurnContext, instance: DialogInstance, reason: DialogReason
+    ) -> None:
+        # Left half-way ("cancel", a person, deleting one's data): recorded as abandoned.
+        # Read before the base class empties the inner stack.
+        walk = _walk_under_way(instance)
+        await super().end_dialog(context, instance, reason)
+        if reason == DialogReason.CancelCalled and walk is not None:
+            record = TroubleshootingRecord(device=walk["device"], tried=walk["tried"],
+                                           outcome="abandoned", at=self._clock())  # fmt: skip
+            await self._customer_contexts.update(
+                context, lambda c: c.record_troubleshooting(record)
+            )
+
     async def _walk(self, step: WaterfallStepContext, walk: dict) -> DialogTurnResult:
         return await step.replace_dialog(self.initial_dialog_id, {_WALK: walk})
 
@@ -158,3 +175,14 @@ class TroubleshootingDialog(ComponentDialog):
 
     async def _choose(self, step: WaterfallStepContext, reply: replies.Reply) -> DialogTurnResult:
         return await step.prompt(_CHOICE_PROMPT, choice_options(step.context, reply))
+
+
+def _walk_under_way(instance: DialogInstance) -> dict | None:
+    """The walk in this dialog's waterfall, while it is still on a step."""
+    inner = instance.state.get(ComponentDialog.persisted_dialog_state)
+    stack = getattr(inner, "dialog_stack", None) or []
+    for frame in stack:
+        values = (frame.state or {}).get("values") or {}
+        if _WALK in values and "outcome" not in values:
+            return values[_WALK]
+    return None

@@ -107,3 +107,15 @@ async def test_an_unknown_device_is_asked_with_choices(customer: Customer) -> No
     assert await say(customer, GUIDES["printer"].title) == [
         first_line(GUIDES["printer"], GUIDES["printer"].start)
     ]
+
+
+async def test_a_walk_left_half_way_is_recorded_as_abandoned(customer: Customer) -> None:
+    await say(customer, "my wifi keeps dropping")
+    await say(customer, "No")
+    assert await say(customer, "cancel") == [replies.CANCELLED.text]
+    record = await troubleshooting_record(customer)
+    assert (record["device"], record["tried"], record["outcome"]) == (
+        "router",
+        ["restart"],
+        "abandoned",
+    )
