@@ -69,6 +69,8 @@ def _teams(reply: Reply, *, personal: bool) -> Json:
             }
         ]
         message.pop("text")
+    if reply.pick_day:
+        message.setdefault("attachments", []).append(_day_picker(reply.pick_day))
     if reply.choices and personal:
         message["suggestedActions"] = _suggested(reply.choices)
     return message
@@ -80,6 +82,8 @@ def _web(reply: Reply, now: datetime) -> Json:
         message["attachments"] = [
             {"contentType": ADAPTIVE_CARD, "content": _adaptive_card(reply.card)}
         ]
+    if reply.pick_day:
+        message.setdefault("attachments", []).append(_day_picker(reply.pick_day))
     if reply.calendar is not None:
         # Web Chat offers a file attachment as a download; Teams and Messenger would need
         # a public URL (and Teams a file consent), so only web channels get one.
@@ -146,6 +150,20 @@ def _adaptive_card(card: Card) -> Json:
         "body": body,
         "fallbackText": card.fallback_text(),
     }
+
+
+def _day_picker(label: str) -> Json:
+    """A date input; its submit arrives as the message's `value` ({"day": "2026-11-27"}),
+    which the bot reads as the answer."""
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.5",
+        "body": [{"type": "Input.Date", "id": "day", "label": "Day"}],
+        "actions": [{"type": "Action.Submit", "title": label}],
+        "fallbackText": "Type the day that suits you.",
+    }
+    return {"contentType": ADAPTIVE_CARD, "content": card}
 
 
 def _hero_card(card: Card) -> Json:

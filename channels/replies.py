@@ -33,6 +33,8 @@ class Reply:
     card: Card | None = None
     # An "Add to calendar" file, where the channel can take one.
     calendar: CalendarEvent | None = None
+    # A day picker, where the channel has one (Adaptive Cards): its button's label.
+    pick_day: str | None = None
 
 
 YES_NO = ("Yes", "No")
@@ -287,7 +289,10 @@ def ask_store(names: tuple[str, ...]) -> Reply:
 
 ASK_ADDRESS = Reply("What's the address for the visit? (street, town and postcode)")
 ASK_PHONE = Reply("Which phone number should we call you on?")
-ASK_WHEN = Reply('When suits you? For example "Friday afternoon" or "tomorrow at 3pm".')
+PICK_DAY = "Pick this day"
+ASK_WHEN = Reply(
+    'When suits you? For example "Friday afternoon" or "tomorrow at 3pm".', pick_day=PICK_DAY
+)
 WHEN_NOT_UNDERSTOOD = Reply(
     'Sorry, I didn\'t get a day or time from that. Try "Monday morning", "the 12th" or '
     '"tomorrow at 3pm".'

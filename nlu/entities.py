@@ -18,7 +18,7 @@ import duckling
 import phonenumbers
 
 from nlu.recognizer import Entities
-from services.orders import find_order_number
+from services.orders import find_order_number, is_date
 
 # Regions whose phone formats are recognised without a leading +.
 PHONE_REGIONS = ("GB", "US", "DE", "FR", "ES")
@@ -95,6 +95,8 @@ def find_phone(text: str) -> str | None:
     for region in PHONE_REGIONS:
         matches = phonenumbers.PhoneNumberMatcher(text, region, phonenumbers.Leniency.POSSIBLE)
         for match in matches:
+            if is_date(match.raw_string.strip()):  # "2026-11-27" dials in Germany
+                continue
             if match.raw_string.startswith("+") or phonenumbers.is_valid_number(match.number):
                 return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
     return None

@@ -78,7 +78,7 @@ def _digits_if_valid(written: str) -> str | None:
     return None
 
 
-def _is_date(written: str) -> bool:
+def is_date(written: str) -> bool:
     """2026-11-24, 24-11-2026, 11-24-26; not 55-55-55."""
     match = _DATE.fullmatch(written)
     if not match:
@@ -102,7 +102,7 @@ def find_order_number(text: str) -> str | None:
         written = match.group().lstrip("# ")
         before, after = text[: match.start()], text[match.end() :]
         if (
-            _is_date(written)
+            is_date(written)
             or _PHONE_SHAPE.fullmatch(written)
             or _PHONE_WORDS.search(before)
             or _PHONE_PREFIX.search(before)

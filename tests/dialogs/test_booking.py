@@ -129,3 +129,15 @@ async def test_web_chat_gets_an_add_to_calendar_file_with_the_booking() -> None:
     (booked,) = await customer.send(Activity(type=ActivityTypes.message, text="yes"))
     (calendar,) = [a for a in booked.attachments if a.content_type == "text/calendar"]
     assert calendar.name == f"appointment-{reference_in(booked.text)}.ics"
+
+
+async def test_a_day_picked_in_the_card_answers_when() -> None:
+    customer = Customer("webchat")
+    await customer.say("I need my laptop repaired")
+    (question,) = await customer.send(Activity(type=ActivityTypes.message, text="Oxford Street"))
+    (picker,) = [a for a in question.attachments if a.content["body"][0]["type"] == "Input.Date"]
+    assert picker.content["actions"][0]["title"] == replies.PICK_DAY
+    # The card's submit: no text, the picked day in `value`.
+    offered = await customer.send(Activity(type=ActivityTypes.message, value={"day": "2026-11-27"}))
+    titles = [action.title for action in offered[-1].suggested_actions.actions]
+    assert titles[:-1] and all(t.startswith("Fri 27 Nov") for t in titles[:-1]), titles

@@ -88,6 +88,11 @@ def test_nothing_but_an_order_number_is_taken_for_one(
     assert recognizer.recognize_now(text, now=NOW).order_number is None
 
 
+@pytest.mark.parametrize("text", ["2026-11-27", "on 27-11-2026 please", "11-27-26"])
+def test_a_date_is_not_taken_for_a_phone_number(recognizer: EmbeddedRecognizer, text: str) -> None:
+    assert recognizer.recognize_now(text, now=NOW).entities.phone is None
+
+
 def test_the_direct_scorer_gives_sklearns_probabilities(recognizer: EmbeddedRecognizer) -> None:
     classifier = recognizer._classifier
     for example in load_labelled(held_out_file())[:50]:
