@@ -72,6 +72,11 @@ NOT_UNDERSTOOD_AGAIN = Reply(
     "Sorry, I still didn't understand. Would you like to talk to a person?",
     (ASK_FOR_PERSON, ASK_FOR_HELP),
 )
+# After three answers that fit no choice: a person is offered rather than the question again.
+OFFER_PERSON_INSTEAD = Reply(
+    "Sorry, I'm not getting this right. Would you like to talk to a person?",
+    (ASK_FOR_PERSON, ASK_FOR_HELP),
+)
 NOT_WHAT_YOU_MEANT = Reply(
     "Sorry about that. Could you say it another way? I've noted it so I can learn. "
     'Or type "agent" to talk to a person.',

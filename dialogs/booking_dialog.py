@@ -25,7 +25,6 @@ from botbuilder.dialogs.prompts import PromptValidatorContext, TextPrompt
 from channels import replies
 from channels.calendar import CalendarEvent
 from dialogs.clock import Clock, customer_now
-from dialogs.handoff import request_person
 from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
 from nlu.entities import extract
 from services.scheduling import (
@@ -287,7 +286,7 @@ class BookingDialog(ComponentDialog):
         await super().on_end_dialog(context, instance, reason)
 
     async def _offer_person(self, step: WaterfallStepContext) -> DialogTurnResult:
-        await request_person(step.context, self._customer_contexts, self._clock)
+        await send_reply(step.context, replies.OFFER_PERSON_INSTEAD)
         return await step.end_dialog()
 
     def _when_in(self, step: WaterfallStepContext, text: str) -> str | None:

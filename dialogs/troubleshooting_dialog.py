@@ -37,6 +37,8 @@ from troubleshooting.guides import Guide, Outcome
 
 _CHOICE_PROMPT = "TroubleshootingDialog.choice"
 _WALK, _OFFERED = "walk", "offered"
+# How a walk ends when the customer leaves it, or answers three times with no answer offered.
+ABANDONED = "abandoned"
 _BOOKS = {
     Outcome.REPAIR: (replies.BOOK_REPAIR, AppointmentKind.IN_STORE_REPAIR),
     Outcome.TECHNICIAN: (replies.BOOK_TECHNICIAN, AppointmentKind.TECHNICIAN_VISIT),
@@ -89,7 +91,8 @@ class TroubleshootingDialog(ComponentDialog):
 
     async def show_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         if step.result == GAVE_UP:
-            return await self._person(step)
+            await send_reply(step.context, replies.OFFER_PERSON_INSTEAD)
+            return await step.end_dialog()
         if _WALK not in step.values:
             device = next(g.device for g in self._guides.values() if g.title == step.result)
             step.values[_WALK] = {"device": device, "at": self._guides[device].start, "tried": []}
@@ -106,7 +109,7 @@ class TroubleshootingDialog(ComponentDialog):
         guide = self._guides[walk["device"]]
         current = guide.steps[walk["at"]]
         if step.result == GAVE_UP:
-            return await self._finish(step, guide, walk, Outcome.PERSON)
+            return await self._finish(step, guide, walk, ABANDONED)
         if step.result == replies.GO_BACK:
             *earlier, previous = walk["tried"]
             return await self._walk(step, {**walk, "at": previous, "tried": earlier})
@@ -148,6 +151,8 @@ class TroubleshootingDialog(ComponentDialog):
             return await self._choose(step, replies.dead_end(outcome))
         elif outcome == Outcome.PERSON:
             return await self._person(step)
+        elif outcome == ABANDONED:
+            await send_reply(step.context, replies.OFFER_PERSON_INSTEAD)
         else:
             await send_reply(step.context, replies.guide_end(guide.ends[outcome]))
         return await step.end_dialog()
@@ -161,7 +166,7 @@ class TroubleshootingDialog(ComponentDialog):
         await super().end_dialog(context, instance, reason)
         if reason == DialogReason.CancelCalled and walk is not None:
             record = TroubleshootingRecord(device=walk["device"], tried=walk["tried"],
-                                           outcome="abandoned", at=self._clock())  # fmt: skip
+                                           outcome=ABANDONED, at=self._clock())  # fmt: skip
             await self._customer_contexts.update(
                 context, lambda c: c.record_troubleshooting(record)
             )

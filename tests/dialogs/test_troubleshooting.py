@@ -119,3 +119,11 @@ async def test_a_walk_left_half_way_is_recorded_as_abandoned(customer: Customer)
         ["restart"],
         "abandoned",
     )
+
+
+async def test_three_answers_that_fit_nothing_offer_a_person(customer: Customer) -> None:
+    await say(customer, "my wifi keeps dropping")
+    assert await say(customer, "the cat sat on it")  # asked again
+    await say(customer, "meh")
+    assert await say(customer, "whatever") == [replies.OFFER_PERSON_INSTEAD.text]
+    assert (await troubleshooting_record(customer))["outcome"] == "abandoned"
