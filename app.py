@@ -128,7 +128,7 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         )
         resources.append(scheduling)
 
-    embedded = EmbeddedRecognizer.trained(cache_dir=settings.DATA_DIR / "nlu-cache")
+    embedded = EmbeddedRecognizer.trained(cache_dir=settings.nlu_cache_dir)
     recognizer: Recognizer = embedded
     if settings.NLU == "clu":
         clu = CluRecognizer(

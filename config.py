@@ -60,6 +60,8 @@ class Settings(BaseSettings):
 
     STORAGE: Literal["sqlite", "memory", "cosmos"] = "sqlite"
     DATA_DIR: Path = Path("./data")
+    # Trained intent models, by the training data's hash; unset: DATA_DIR/nlu-cache.
+    NLU_CACHE_DIR: Path | None = None
 
     # STORAGE=cosmos. Without COSMOS_KEY the bot signs in with its managed identity.
     COSMOS_ENDPOINT: AnyHttpUrl | None = None
@@ -151,6 +153,7 @@ class Settings(BaseSettings):
         "ORDER_API_KEY",
         "SCHEDULING_API_URL",
         "SCHEDULING_API_KEY",
+        "NLU_CACHE_DIR",
         "COSMOS_ENDPOINT",
         "COSMOS_KEY",
         "WEBCHAT_BUNDLE_FILE",
@@ -272,6 +275,10 @@ class Settings(BaseSettings):
     @property
     def APP_TENANTID(self) -> str:
         return self.MicrosoftAppTenantId
+
+    @property
+    def nlu_cache_dir(self) -> Path:
+        return self.NLU_CACHE_DIR or self.DATA_DIR / "nlu-cache"
 
     @property
     def restricted_channels(self) -> frozenset[str]:

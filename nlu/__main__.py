@@ -32,8 +32,8 @@ DEFAULT_REPORT_DIR = Path("build/nlu-report")
 def _recognizer(arguments: argparse.Namespace) -> EmbeddedRecognizer:
     if arguments.model:
         return EmbeddedRecognizer.from_model(Path(arguments.model), arguments.lang)
-    # The bot's own model cache (DATA_DIR/nlu-cache): trained once for both.
-    return EmbeddedRecognizer.trained(arguments.lang, load_settings().DATA_DIR / "nlu-cache")
+    # The bot's own model cache (NLU_CACHE_DIR): trained once for both.
+    return EmbeddedRecognizer.trained(arguments.lang, load_settings().nlu_cache_dir)
 
 
 def _now(arguments: argparse.Namespace) -> datetime:

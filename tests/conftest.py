@@ -55,6 +55,15 @@ def make_settings(**values: object) -> Settings:
     return Settings.from_mapping({"STORAGE": "memory", **values})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_nlu_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The bots and `python -m nlu` runs the tests start train the recogniser once between
+    them (NLU_CACHE_DIR), not once each."""
+    os.environ["NLU_CACHE_DIR"] = str(tmp_path_factory.mktemp("nlu-cache"))
+    yield
+    del os.environ["NLU_CACHE_DIR"]
+
+
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
     return make_settings(STORAGE="sqlite", DATA_DIR=str(tmp_path / "data"))

@@ -7,10 +7,14 @@ from config import ConfigError, Settings, load_settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_defaults_run_locally_with_auth_off() -> None:
+def test_defaults_run_locally_with_auth_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NLU_CACHE_DIR", raising=False)  # the tests' shared cache
     settings = Settings.from_mapping({})
     assert (settings.PORT, settings.HOST, settings.STORAGE) == (3978, "127.0.0.1", "sqlite")
     assert settings.ORDER_API_URL is None and settings.SCHEDULING_API_URL is None
+    assert settings.nlu_cache_dir == settings.DATA_DIR / "nlu-cache"
+    elsewhere = Settings.from_mapping({"NLU_CACHE_DIR": "/var/cache/bot-nlu"})
+    assert elsewhere.nlu_cache_dir == Path("/var/cache/bot-nlu")
     assert not settings.auth_enabled
     assert (settings.APP_ID, settings.APP_TYPE) == ("", "MultiTenant")
 
