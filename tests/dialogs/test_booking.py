@@ -28,6 +28,16 @@ async def say(customer: Customer, text: str) -> list[str]:
     return [message.split("\n")[0] for message in await customer.say(text)]
 
 
+def choices_in(activities: list[Activity]) -> list[str]:
+    """The choices the customer is offered, as each channel shows them."""
+    for activity in activities:
+        if activity.suggested_actions:
+            return [action.value or action.title for action in activity.suggested_actions.actions]
+    numbered = re.findall(r"^\d+\. (.+)$", activities[-1].text or "", re.MULTILINE)
+    assert numbered, activities
+    return numbered
+
+
 def reference_in(text: str) -> str:
     found = re.search(r"AP-[A-Z0-9]{6}", text)
     assert found, text
@@ -84,6 +94,22 @@ async def test_a_closed_day_offers_the_nearest_open_ones() -> None:
     offered = [action.title for action in offer.suggested_actions.actions]
     assert offered[-1] == replies.ANOTHER_TIME and len(offered) == 6
     assert all(day.startswith(("Sat 28 Nov", "Mon 30 Nov")) for day in offered[:-1]), offered
+
+
+async def test_a_day_with_no_free_slot_offers_the_nearest_other_days(customer: Customer) -> None:
+    # Wednesday at Manchester Arndale is fully booked by others.
+    wednesday = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    scheduling = customer.parts.scheduling
+    catalogue = await scheduling.catalogue()
+    for slot in catalogue.slots_on(AppointmentKind.IN_STORE_REPAIR, "manchester-arndale",
+                                   wednesday.date()):  # fmt: skip
+        await scheduling.book("someone-else", slot, BookingDetails())
+    await say(customer, "I need my laptop repaired")
+    await say(customer, "Manchester Arndale")
+    offered = choices_in(await customer.send(Activity(type=ActivityTypes.message,
+                                                      text="wednesday at noon")))  # fmt: skip
+    assert offered[-1] == replies.ANOTHER_TIME and len(offered) == 6
+    assert not [day for day in offered if day.startswith("Wed 25 Nov")], offered
 
 
 async def test_cancel_and_help_in_the_middle_of_a_booking(customer: Customer) -> None:
