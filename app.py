@@ -104,9 +104,10 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         customer_state, PrivacyPolicy(settings.restricted_channels)
     )
     signing_key = settings.CUSTOMER_ID_SIGNING_KEY
+    directory = DemoCustomerDirectory()
     identity = IdentityService(
         documents,
-        DemoCustomerDirectory(),
+        directory,
         signing_key.get_secret_value() if signing_key else None,
         clock,
     )
@@ -141,7 +142,7 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         )
         recognizer = clu
         resources.append(clu)
-    booking = BookingDialog(scheduling, customer_contexts, clock)
+    booking = BookingDialog(scheduling, customer_contexts, clock, directory)
     dialog = MainDialog(
         recognizer,
         OrderStatusDialog(

@@ -293,6 +293,13 @@ def ask_store(names: tuple[str, ...]) -> Reply:
 
 
 ASK_ADDRESS = Reply("What's the address for the visit? (street, town and postcode)")
+ANOTHER_ADDRESS = "Another address"
+
+
+def use_address(address: str) -> Reply:
+    return Reply("Shall we come to the address we have for you?", (address, ANOTHER_ADDRESS))
+
+
 ASK_PHONE = Reply("Which phone number should we call you on?")
 PICK_DAY = "Pick this day"
 ASK_WHEN = Reply(

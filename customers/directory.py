@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Protocol
 
 DEMO_CUSTOMERS_FILE = Path(__file__).with_name("demo_customers.json")
+# A customer id of this form is a directory customer's: "crm-1001".
+CRM_PREFIX = "crm-"
 
 
 @dataclass(frozen=True)
@@ -18,10 +20,12 @@ class DirectoryCustomer:
     email: str
     phone: str
     order_numbers: tuple[str, ...] = ()
+    # Where a technician or an installer would come (offered when booking a home visit).
+    address: str | None = None
 
     @property
     def customer_id(self) -> str:
-        return f"crm-{self.crm_id}"
+        return f"{CRM_PREFIX}{self.crm_id}"
 
 
 class CustomerDirectory(Protocol):
@@ -41,7 +45,12 @@ class DemoCustomerDirectory:
         records = json.loads(customers_file.read_text(encoding="utf-8"))["customers"]
         self._customers = [
             DirectoryCustomer(
-                r["crmId"], r["name"], r["email"], r["phone"], tuple(r["orderNumbers"])
+                r["crmId"],
+                r["name"],
+                r["email"],
+                r["phone"],
+                tuple(r["orderNumbers"]),
+                r.get("address"),
             )
             for r in records
         ]

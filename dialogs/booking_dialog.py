@@ -24,6 +24,7 @@ from botbuilder.dialogs.prompts import PromptValidatorContext, TextPrompt
 
 from channels import replies
 from channels.calendar import CalendarEvent
+from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.clock import Clock, customer_now
 from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
 from nlu.entities import extract
@@ -56,6 +57,7 @@ _TEXT_PROMPT = "BookingDialog.text"
 _WHEN_PROMPT = "BookingDialog.when"
 _CONFIRM_PROMPT = "BookingDialog.confirm"
 _BOOKING, _OFFERED = BOOKING, "offered"
+_KNOWN_ADDRESS, _OTHER_ADDRESS = "knownAddress", "otherAddress"
 # What a prompt answers once its tries are used up.
 GAVE_UP = "\0gave up"
 
@@ -81,9 +83,11 @@ class BookingDialog(ComponentDialog):
         scheduling: SchedulingService,
         customer_contexts: CustomerContextAccessor,
         clock: Clock,
+        directory: CustomerDirectory | None = None,
     ) -> None:
         super().__init__(BookingDialog.__name__)
         self._scheduling = scheduling
+        self._directory = directory
         self._customer_contexts = customer_contexts
         self._clock = clock
         self.add_dialog(
@@ -145,6 +149,10 @@ class BookingDialog(ComponentDialog):
         # A booking continued from another channel brings no address or phone: asked here.
         if booking.get("address" if place == Place.HOME else "phone"):
             return await step.next(None)
+        known = await self._address_on_file(step) if place == Place.HOME else None
+        if known and not booking.get(_OTHER_ADDRESS):
+            step.values[_KNOWN_ADDRESS] = known
+            return await self._choose(step, replies.use_address(known))
         await self._remember(step)
         ask = replies.ASK_ADDRESS if place == Place.HOME else replies.ASK_PHONE
         return await step.prompt(_TEXT_PROMPT, prompt_options(step.context, ask))
@@ -158,6 +166,9 @@ class BookingDialog(ComponentDialog):
                 booking["where"] = next(
                     s.id for s in catalogue.stores.values() if s.name.lower() == step.result.lower()
                 )
+            elif step.result == replies.ANOTHER_ADDRESS and _KNOWN_ADDRESS in step.values:
+                booking[_OTHER_ADDRESS] = True
+                return await step.replace_dialog(self.initial_dialog_id, {_BOOKING: booking})
             elif booking["where"] == Place.HOME.value:
                 booking["address"] = step.result.strip()[:200]
             else:
@@ -284,6 +295,14 @@ class BookingDialog(ComponentDialog):
         # However the booking ends (booked, declined, cancelled), it is no longer open.
         await self._customer_contexts.update(context, lambda c: c.end_task())
         await super().on_end_dialog(context, instance, reason)
+
+    async def _address_on_file(self, step: WaterfallStepContext) -> str | None:
+        """A directory customer's address (the company's CRM knows it); None otherwise."""
+        customer_id = turn_customer_id(step.context) or ""
+        if self._directory is None or not customer_id.startswith(CRM_PREFIX):
+            return None
+        found = await self._directory.find(crm_id=customer_id.removeprefix(CRM_PREFIX))
+        return found.address if found else None
 
     async def _offer_person(self, step: WaterfallStepContext) -> DialogTurnResult:
         await send_reply(step.context, replies.OFFER_PERSON_INSTEAD)

@@ -136,13 +136,17 @@ async def order_system(handler: OrderHandler) -> AsyncIterator[str]:
         yield base_url
 
 
+def account_key_of(channel: str, user_id: str, aad_object_id: str | None = None) -> str:
+    """The document that maps a channel account to its customer."""
+    tenant = TEAMS_TENANT if channel == "msteams" else None
+    return f"identity/accounts/{ChannelAccount(channel, user_id, aad_object_id, tenant).key}"
+
+
 async def stored_customer(
     documents: DocumentStore, channel: str, user_id: str, aad_object_id: str | None = None
 ) -> tuple[str, dict]:
     """The customer id a channel account maps to, and their stored context (the raw JSON)."""
-    tenant = TEAMS_TENANT if channel == "msteams" else None
-    account = ChannelAccount(channel, user_id, aad_object_id, tenant)
-    mapping = f"identity/accounts/{account.key}"
+    mapping = account_key_of(channel, user_id, aad_object_id)
     customer_id = (await documents.read([mapping]))[mapping].data["customerId"]
     key = customer_key(customer_id)
     return customer_id, (await documents.read([key]))[key].data[CONTEXT_PROPERTY]

@@ -10,6 +10,8 @@ from botbuilder.schema import Activity, ActivityTypes
 
 from channels import replies
 from services.scheduling import AppointmentKind, BookingDetails
+from state.documents import DocumentWrite
+from tests.conftest import NOW, account_key_of
 from tests.dialogs.test_order_status import CHANNELS, Customer
 
 # The clock is Tuesday 24 November 2026, 10:00 UTC (London time in winter).
@@ -168,3 +170,21 @@ async def test_a_day_picked_in_the_card_answers_when() -> None:
     offered = await customer.send(Activity(type=ActivityTypes.message, value={"day": "2026-11-27"}))
     titles = [action.title for action in offered[-1].suggested_actions.actions]
     assert titles[:-1] and all(t.startswith("Fri 27 Nov") for t in titles[:-1]), titles
+
+
+async def test_a_directory_customer_is_offered_the_address_on_file(customer: Customer) -> None:
+    # This channel account belongs to Alex Morgan in the company's directory (crm 1001).
+    template = customer.adapter.template
+    mapping = account_key_of(template.channel_id, template.from_property.id)
+    await customer.parts.documents.write(
+        {mapping: DocumentWrite({"customerId": "crm-1001", "linkedAt": NOW.isoformat()})}
+    )
+    assert await say(customer, "can someone come and mount my TV on Friday?") == [
+        replies.use_address("").text
+    ]
+    offered = await say(customer, "1820 Pine Street, Seattle, WA 98101")
+    assert offered == [replies.offer_slots("home installation", "at your home", ()).text]
+    # Or another address, asked for.
+    await say(customer, "cancel")
+    await say(customer, "can someone come and mount my TV on Friday?")
+    assert await say(customer, replies.ANOTHER_ADDRESS) == [replies.ASK_ADDRESS.text]
