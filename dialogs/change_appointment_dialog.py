@@ -84,16 +84,14 @@ class ChangeAppointmentDialog(ComponentDialog):
         options = step.options or {}
         text = options.get(TEXT) or ""
         step.values[TEXT], step.values[WHEN] = text, options.get(WHEN)
+        if _REFERENCE.search(text):
+            appointment = await self._by_reference(step, text)
+            if appointment is None:
+                return await step.end_dialog()
+            step.values[_FOUND] = [appointment.to_json()]
+            return await step.next(None)
         try:
-            written = _REFERENCE.search(text)
-            if written:
-                found = [await self._scheduling.get(written.group().upper())]
-            else:
-                customer_id = turn_customer_id(step.context) or ""
-                found = await self._scheduling.list_for_customer(customer_id)
-        except AppointmentNotFound:
-            await send_reply(step.context, replies.REFERENCE_NOT_FOUND)
-            return await step.end_dialog()
+            found = await self._scheduling.list_for_customer(turn_customer_id(step.context) or "")
         except SchedulingUnavailable:
             await send_reply(step.context, replies.SCHEDULING_DOWN)
             return await step.end_dialog()
@@ -110,15 +108,8 @@ class ChangeAppointmentDialog(ComponentDialog):
             if step.result == GAVE_UP:
                 await send_reply(step.context, replies.REFERENCE_NOT_FOUND)
                 return await step.end_dialog()
-            try:
-                appointment = await self._scheduling.get(
-                    _REFERENCE.search(step.result).group().upper()
-                )
-            except AppointmentNotFound:
-                await send_reply(step.context, replies.REFERENCE_NOT_FOUND)
-                return await step.end_dialog()
-            except SchedulingUnavailable:
-                await send_reply(step.context, replies.SCHEDULING_DOWN)
+            appointment = await self._by_reference(step, step.result)
+            if appointment is None:
                 return await step.end_dialog()
             step.values[_FOUND] = [appointment.to_json()]
         found = [Appointment.from_json(a) for a in step.values[_FOUND]]
@@ -135,6 +126,16 @@ class ChangeAppointmentDialog(ComponentDialog):
             _CHOICE_PROMPT,
             choice_options(step.context, replies.which_appointment(tuple(labels))),
         )
+
+    async def _by_reference(self, step: WaterfallStepContext, text: str) -> Appointment | None:
+        """The appointment whose reference the text holds; None (the customer told why)."""
+        try:
+            return await self._scheduling.get(_REFERENCE.search(text).group().upper())
+        except AppointmentNotFound:
+            await send_reply(step.context, replies.REFERENCE_NOT_FOUND)
+        except SchedulingUnavailable:
+            await send_reply(step.context, replies.SCHEDULING_DOWN)
+        return None
 
     async def action_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         if step.result == GAVE_UP:

@@ -93,6 +93,13 @@ async def test_a_customer_not_known_here_gives_the_reference(tmp_path: Path) -> 
         ).text
     ]
     assert await say(customer, "Keep it") == [replies.KEPT.text]
+    # The reference in the question itself: no need to ask for it.
+    assert await say(customer, f"when is my appointment {booked.reference}?") == [
+        replies.appointment_details(
+            booked.reference, "in-store repair", "at Oxford Street", "Fri 27 Nov, 2:00 PM"
+        ).text
+    ]
+    assert await say(customer, "Keep it") == [replies.KEPT.text]
     assert await say(customer, "when is my appointment?") == [replies.ASK_REFERENCE.text]
     assert await say(customer, "AP-NOSUCH") == [replies.REFERENCE_NOT_FOUND.text]
     for instance in (teams, customer):
