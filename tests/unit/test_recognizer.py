@@ -188,3 +188,22 @@ def test_train_then_evaluate_with_that_model(tmp_path: Path) -> None:
     broken.write_text("not json\n")
     refused = nlu("evaluate", "--data", str(broken))
     assert refused.returncode == 2 and "broken.jsonl:1" in refused.stderr
+
+
+def test_a_model_cache_that_cannot_be_used_never_stops_the_bot(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    texts, intents = ["where is my order", "hello there"], ["orderStatus", "greeting"]
+    blocked = tmp_path / "a-file-not-a-directory"
+    blocked.write_text("")
+    with caplog.at_level(logging.WARNING):
+        model = IntentClassifier.cached(texts, intents, "abc", blocked / "nlu-cache")
+    assert model.rank("where is my order")[0][0] == "orderStatus"
+    assert "not cached" in caplog.text
+    cache = tmp_path / "cache"
+    IntentClassifier.cached(texts, intents, "abc", cache)
+    (saved,) = cache.iterdir()
+    saved.write_bytes(b"damaged")
+    with caplog.at_level(logging.WARNING):
+        again = IntentClassifier.cached(texts, intents, "abc", cache)
+    assert again.rank("hello there")[0][0] == "greeting" and "unusable" in caplog.text
