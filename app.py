@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -20,8 +21,11 @@ from botbuilder.schema import Activity
 from pydantic import SecretStr
 
 from bots.adapter import ChannelAuthentication, LeanCloudAdapter
+from bots.agent_desk import AgentDeskMiddleware, AgentPolicy
 from bots.channel_tokens import ChannelTokenValidator
 from bots.customer_service_bot import CustomerServiceBot
+from bots.handoff_relay import HandoffRelay
+from bots.outbound import ChannelOutbound, NoChannels
 from bots.turn_errors import turn_error_handler
 from config import ConfigError, Settings, load_settings
 from customers.directory import DemoCustomerDirectory
@@ -30,9 +34,15 @@ from customers.privacy import PrivacyPolicy
 from dialogs.booking_dialog import BookingDialog
 from dialogs.change_appointment_dialog import ChangeAppointmentDialog
 from dialogs.clock import Clock, system_clock
+from dialogs.handoff_dialog import HandoffDialog
 from dialogs.main_dialog import MainDialog
 from dialogs.order_status_dialog import OrderStatusDialog
 from dialogs.troubleshooting_dialog import TroubleshootingDialog
+from handoff.desk import AgentDesk, Outbound
+from handoff.protocol_desk import ProtocolDesk
+from handoff.service import HandoffService
+from handoff.teams_desk import TeamsDesk
+from handoff.timer import HandoffTimer
 from nlu.clu import CluRecognizer
 from nlu.embedded import EmbeddedRecognizer
 from nlu.policy import Thresholds
@@ -46,6 +56,8 @@ from services.http_orders import HttpOrderService
 from services.http_scheduling import HttpSchedulingService
 from services.orders import OrderService
 from services.scheduling import SchedulingService
+from services.tickets import StoredTickets, TicketService
+from services.webhook_tickets import WebhookTickets
 from state.bot_storage import BotStorage, StateTtl
 from state.cosmos_store import CosmosDocumentStore
 from state.customer_context import CustomerContextAccessor, CustomerState
@@ -85,6 +97,10 @@ class BotParts:
     scheduling: SchedulingService
     identity: IdentityService
     storage_health: StorageHealth
+    turn_state: TurnState
+    handoff: HandoffService
+    teams_desk: TeamsDesk | None
+    tickets: TicketService
     resources: list[Resource] = field(default_factory=list)
 
 
@@ -92,8 +108,11 @@ BOT_PARTS = web.AppKey("bot_parts", BotParts)
 ADAPTER = web.AppKey("adapter", LeanCloudAdapter)
 
 
-def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
-    """Everything a turn needs, without the HTTP host (the dialog tests use this too)."""
+def build_bot(
+    settings: Settings, clock: Clock = system_clock, outbound: Outbound | None = None
+) -> BotParts:
+    """Everything a turn needs, without the HTTP host (the dialog tests use this too).
+    `outbound` sends outside a turn (to agents, to a customer an agent answers)."""
     documents = document_store(settings)
     storage = BotStorage(
         documents, StateTtl(settings.CONVERSATION_STATE_TTL, settings.CUSTOMER_STATE_TTL)
@@ -142,6 +161,23 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         )
         recognizer = clu
         resources.append(clu)
+    outbound = outbound or NoChannels()
+    teams_desk = TeamsDesk(documents, outbound) if settings.HANDOFF_DESK == "teams" else None
+    desk: AgentDesk = teams_desk or ProtocolDesk(outbound)
+    handoff = HandoffService(
+        documents, desk, outbound, settings.business_hours, clock,
+        max_wait=timedelta(seconds=settings.HANDOFF_MAX_WAIT_SECONDS),
+        remind_after=timedelta(seconds=settings.HANDOFF_REMIND_AFTER_SECONDS),
+    )  # fmt: skip
+    tickets: TicketService = StoredTickets(documents)
+    if settings.TICKET_WEBHOOK_URL is not None:
+        tickets = WebhookTickets(
+            documents, str(settings.TICKET_WEBHOOK_URL),
+            _secret(settings.TICKET_WEBHOOK_SIGNING_KEY) or "",
+        )  # fmt: skip
+        resources.append(tickets)
+    relay = HandoffRelay(handoff, conversation_state)
+    privacy = PrivacyPolicy(settings.restricted_channels)
     booking = BookingDialog(scheduling, customer_contexts, clock, directory)
     dialog = MainDialog(
         recognizer,
@@ -155,6 +191,17 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         booking,
         ChangeAppointmentDialog(scheduling, booking, clock),
         TroubleshootingDialog(load_guides(), booking, customer_contexts, clock),
+        HandoffDialog(
+            handoff,
+            tickets,
+            customer_contexts,
+            relay.case_property,
+            conversation_state.create_property("recentMessages"),
+            clock,
+            orders=orders,
+            scheduling=scheduling,
+            directory=directory,
+        ),
         customer_contexts,
         identity,
         clock,
@@ -180,6 +227,8 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         dialog,
         clock,
         settings.allowed_teams_tenants,
+        relay,
+        privacy,
     )
     return BotParts(
         bot,
@@ -190,6 +239,10 @@ def build_bot(settings: Settings, clock: Clock = system_clock) -> BotParts:
         scheduling,
         identity,
         storage_health,
+        turn_state,
+        handoff,
+        teams_desk,
+        tickets,
         resources,
     )
 
@@ -211,8 +264,10 @@ def document_store(settings: Settings) -> DocumentStore:
     return SqliteDocumentStore(settings.DATA_DIR)
 
 
-def create_app(settings: Settings, clock: Clock = system_clock) -> web.Application:
-    parts = build_bot(settings, clock)
+def create_app(
+    settings: Settings, clock: Clock = system_clock, *, handoff_tick: float | None = None
+) -> web.Application:
+    """The served bot. `handoff_tick`: seconds between hand-off timer ticks (tests)."""
     tokens = None
     if settings.auth_enabled:
         tokens = ChannelTokenValidator(
@@ -221,15 +276,28 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
             str(settings.CHANNEL_OPENID_METADATA_URL),
             str(settings.EMULATOR_OPENID_METADATA_URL),
         )
-    adapter = LeanCloudAdapter(ChannelAuthentication(settings, tokens))
+    authentication = ChannelAuthentication(settings, tokens)
+    adapter = LeanCloudAdapter(authentication)
+    parts = build_bot(
+        settings, clock, ChannelOutbound(adapter, authentication, settings.MicrosoftAppId)
+    )
     adapter.on_turn_error = turn_error_handler(parts.conversation_state, parts.storage_health)
+    adapter.use(
+        AgentDeskMiddleware(
+            parts.handoff,
+            parts.teams_desk,
+            AgentPolicy(settings.handoff_agent_ids, settings.HANDOFF_TEAM_ID),
+            parts.turn_state,
+        )
+    )
 
     app = web.Application(client_max_size=MAX_ACTIVITY_BYTES, middlewares=[_json_errors])
     app[BOT_PARTS] = parts
     app[ADAPTER] = adapter
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
-    resources: list[Resource] = [adapter, *parts.resources]
+    timer = HandoffTimer(parts.handoff, *(() if handoff_tick is None else (handoff_tick,)))
+    resources: list[Resource] = [adapter, *parts.resources, timer]
     if tokens is not None:
         resources.append(tokens)
     direct_line = None

@@ -15,6 +15,9 @@ from typing import Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from handoff.hours import ALWAYS as ALWAYS_OPEN
+from handoff.hours import BusinessHours
+
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -134,6 +137,27 @@ class Settings(BaseSettings):
     # (App Service's front end: 1). 0 trusts no X-Forwarded-For: the client is the peer address.
     TRUSTED_PROXY_HOPS: int = Field(0, ge=0, le=5)
 
+    # Talking to a person. The agents' desk: Teams (a channel in the agents' team, named by
+    # an agent with /desk here), or a contact center speaking the Bot Framework hand-off
+    # protocol (handoff.initiate / handoff.status).
+    HANDOFF_DESK: Literal["teams", "protocol"] = "teams"
+    # Who may work cases in Teams: Entra object ids (comma-separated), or one team's id.
+    HANDOFF_AGENT_IDS: str = ""
+    HANDOFF_TEAM_ID: str = ""
+    # When people are there, in HANDOFF_TIME_ZONE: e.g. "mon-fri 09:00-17:30; sat 10:00-14:00";
+    # holidays as dates, comma-separated. Outside them the customer is offered to leave a note.
+    HANDOFF_HOURS: str = ALWAYS_OPEN
+    HANDOFF_TIME_ZONE: str = "UTC"
+    HANDOFF_HOLIDAYS: str = ""
+    # Seconds a customer waits before the agents are reminded, and before being offered to
+    # leave a note instead.
+    HANDOFF_REMIND_AFTER_SECONDS: int = Field(180, ge=10)
+    HANDOFF_MAX_WAIT_SECONDS: int = Field(600, ge=30)
+    # Notes customers leave are kept in the bot's store; with this URL each is also posted,
+    # signed with TICKET_WEBHOOK_SIGNING_KEY, to the company's ticketing system.
+    TICKET_WEBHOOK_URL: AnyHttpUrl | None = None
+    TICKET_WEBHOOK_SIGNING_KEY: SecretStr | None = None
+
     # Set by the deployment: logs and requests go to Application Insights.
     APPLICATIONINSIGHTS_CONNECTION_STRING: SecretStr | None = None
 
@@ -159,6 +183,8 @@ class Settings(BaseSettings):
         "WEBCHAT_BUNDLE_FILE",
         "CLU_ENDPOINT",
         "CLU_KEY",
+        "TICKET_WEBHOOK_URL",
+        "TICKET_WEBHOOK_SIGNING_KEY",
         mode="before",
     )
     @classmethod
@@ -187,6 +213,25 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError('must look like "10/minute" or "100/hour"') from None
         return value
+
+    @model_validator(mode="after")
+    def _business_hours(self) -> Settings:
+        try:
+            BusinessHours.parse(self.HANDOFF_HOURS, self.HANDOFF_TIME_ZONE, self.HANDOFF_HOLIDAYS)
+        except ValueError as error:
+            raise ValueError(
+                f"HANDOFF_HOURS, HANDOFF_TIME_ZONE or HANDOFF_HOLIDAYS: {error}"
+            ) from None
+        return self
+
+    @model_validator(mode="after")
+    def _ticket_webhook_is_signed(self) -> Settings:
+        if self.TICKET_WEBHOOK_URL is not None and self.TICKET_WEBHOOK_SIGNING_KEY is None:
+            raise ValueError(
+                "set TICKET_WEBHOOK_SIGNING_KEY: TICKET_WEBHOOK_URL's receiver needs it to "
+                "check each ticket came from the bot"
+            )
+        return self
 
     @model_validator(mode="after")
     def _signing_is_complete(self) -> Settings:
@@ -279,6 +324,16 @@ class Settings(BaseSettings):
     @property
     def nlu_cache_dir(self) -> Path:
         return self.NLU_CACHE_DIR or self.DATA_DIR / "nlu-cache"
+
+    @property
+    def business_hours(self) -> BusinessHours:
+        return BusinessHours.parse(
+            self.HANDOFF_HOURS, self.HANDOFF_TIME_ZONE, self.HANDOFF_HOLIDAYS
+        )
+
+    @property
+    def handoff_agent_ids(self) -> frozenset[str]:
+        return _names(self.HANDOFF_AGENT_IDS)
 
     @property
     def restricted_channels(self) -> frozenset[str]:

@@ -156,21 +156,28 @@ class LeanCloudAdapter(CloudAdapter):
     async def _post(
         self, activity: Activity, connector: ConnectorClient | None
     ) -> ResourceResponse:
-        assert self._session is not None
         # Ids come from the channel's activity: encoded, so none can reach another path.
         conversation = quote(activity.conversation.id, safe="")
         url = f"{activity.service_url.rstrip('/')}/v3/conversations/{conversation}/activities"
         if activity.reply_to_id:
             url += f"/{quote(activity.reply_to_id, safe='')}"
+        return ResourceResponse(id=await self.deliver("POST", url, to_json(activity), connector))
+
+    async def deliver(
+        self, method: str, url: str, body: dict, connector: ConnectorClient | None
+    ) -> str:
+        """Sends one activity to the channel's connector; returns the id it was given.
+        ConnectionError when the channel did not take it."""
+        if self._session is None:
+            raise ConnectionError("the bot is not serving: no connection to channels")
         headers = {"Content-Type": "application/json"}
         authorization = await _authorization(connector)
         if authorization:
             headers["Authorization"] = authorization
-        body = to_json(activity)
         for attempt in range(CONNECTOR_RETRIES + 1):
             try:
-                async with self._session.post(
-                    URL(url, encoded=True), json=body, headers=headers
+                async with self._session.request(
+                    method, URL(url, encoded=True), json=body, headers=headers
                 ) as response:
                     if response.status >= 500 and attempt < CONNECTOR_RETRIES:
                         continue
@@ -179,14 +186,14 @@ class LeanCloudAdapter(CloudAdapter):
                     answer = (
                         await response.json(content_type=None) if response.content_length else {}
                     )
-                    return ResourceResponse(id=(answer or {}).get("id", ""))
-            except (aiohttp.ClientError, TimeoutError) as error:
+                    return str((answer or {}).get("id") or "")
+            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
                 if attempt == CONNECTOR_RETRIES:
                     raise ConnectionError(
                         f"the channel is unreachable: {type(error).__name__}"
                     ) from error
                 await asyncio.sleep(0.2)
-        raise ConnectionError("the channel did not take the reply")
+        raise ConnectionError("the channel did not take the activity")
 
 
 async def _authorization(connector: ConnectorClient | None) -> str | None:

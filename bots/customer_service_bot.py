@@ -20,13 +20,17 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.dialogs import Dialog, DialogExtensions, DialogSet
 from botbuilder.schema import Activity, ChannelAccount
 
+from bots.handoff_relay import FollowUp, HandoffRelay
 from channels import replies
 from customers.accounts import ChannelAccount as CustomerChannelAccount
 from customers.context import ChannelAccountRecord, CustomerContext
 from customers.identity import EmailLookup, IdentityService, LinkOutcome
 from customers.link_codes import code_in_link_command, is_unlink_command
-from dialogs.main_dialog import RESUME
+from customers.privacy import PrivacyPolicy
+from dialogs.handoff_dialog import CASE, FOLLOW_UP, OFFERED_BEFORE, REASON, WHY_NO_PERSON
+from dialogs.main_dialog import HANDOFF, RESUME
 from dialogs.reply_activity import OFFERED_CHOICES, PICKED_CHOICE, send_reply
+from handoff.cases import TRANSCRIPT_LENGTH, TRANSCRIPT_TEXT_LIMIT
 from state.customer_context import CUSTOMER_ID, CustomerContextAccessor
 from state.documents import EtagConflict
 from state.turn_state import TurnState
@@ -57,8 +61,12 @@ class CustomerServiceBot(ActivityHandler):
         dialog: Dialog,
         clock: Callable[[], datetime],
         allowed_teams_tenants: frozenset[str] = frozenset(),
+        handoff_relay: HandoffRelay | None = None,
+        privacy: PrivacyPolicy | None = None,
     ) -> None:
         self._allowed_teams_tenants = allowed_teams_tenants
+        self._handoff_relay = handoff_relay
+        self._privacy = privacy or PrivacyPolicy()
         self._turn_state = turn_state
         self._conversation_state = conversation_state
         self._customer_contexts = customer_contexts
@@ -68,6 +76,8 @@ class CustomerServiceBot(ActivityHandler):
         self._dialog_state = conversation_state.create_property("DialogState")
         self._offered_choices = conversation_state.create_property("offeredChoices")
         self._welcomed = conversation_state.create_property("welcomedMembers")
+        # The last messages both ways, for the agent a customer is handed to.
+        self.transcript = conversation_state.create_property("recentMessages")
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         if not self._tenant_allowed(turn_context.activity):
@@ -113,7 +123,15 @@ class CustomerServiceBot(ActivityHandler):
             await self._customer_contexts.update(
                 turn_context, lambda c: c.saw(record, conversation_key, now)
             )
+        keeping = turn_context.activity.type == "message" and not self._privacy.restricts(
+            turn_context.activity.channel_id
+        )
+        said: list[str] = []
+        if keeping:
+            turn_context.on_send_activities(_capture_texts(said))
         await super().on_turn(turn_context)
+        if keeping:
+            await self._keep_transcript(turn_context, said)
         if OFFERED_CHOICES in turn_context.turn_state:
             await self._offered_choices.set(turn_context, turn_context.turn_state[OFFERED_CHOICES])
 
@@ -187,11 +205,22 @@ class CustomerServiceBot(ActivityHandler):
                 await self._begin_main_dialog(turn_context, {RESUME: True})
             return
         text = utterance(turn_context.activity)
+        offered = await self._offered_choices.get(turn_context, list)
+        if self._handoff_relay is not None:
+            relayed = await self._handoff_relay.message(turn_context, text)
+            if isinstance(relayed, FollowUp):
+                await self._begin_main_dialog(turn_context, {HANDOFF: {
+                    FOLLOW_UP: True, REASON: relayed.case.reason.value,
+                    WHY_NO_PERSON: relayed.case.state.value, CASE: relayed.case.id,
+                }})  # fmt: skip
+                return
+            if relayed:
+                return
         if not text:
             # An attachment, a sticker, an empty card submit: nothing to understand.
             await send_reply(turn_context, replies.NO_TEXT)
             return
-        offered = await self._offered_choices.get(turn_context, list)
+        turn_context.turn_state[OFFERED_BEFORE] = offered
         if text.isdigit() and 1 <= int(text) <= len(offered):
             text = offered[int(text) - 1]  # "2" on SMS: the second choice offered
         turn_context.turn_state[PICKED_CHOICE] = text.lower() in {c.lower() for c in offered}
@@ -205,6 +234,19 @@ class CustomerServiceBot(ActivityHandler):
 
         await self._customer_contexts.update(turn_context, counted)
         await DialogExtensions.run_dialog(self._dialog, turn_context, self._dialog_state)
+
+    async def on_typing_activity(self, turn_context: TurnContext) -> None:
+        if self._handoff_relay is not None:
+            await self._handoff_relay.typing(turn_context)
+
+    async def _keep_transcript(self, turn_context: TurnContext, said: list[str]) -> None:
+        at = self._clock().isoformat()
+        lines = [{"sender": "customer", "text": utterance(turn_context.activity), "at": at}]
+        lines += [{"sender": "bot", "text": text, "at": at} for text in said]
+        kept = await self.transcript.get(turn_context, list)
+        lines = [{**line, "text": line["text"][:TRANSCRIPT_TEXT_LIMIT]}
+                 for line in lines if line["text"]]  # fmt: skip
+        await self.transcript.set(turn_context, [*kept, *lines][-TRANSCRIPT_LENGTH:])
 
     async def _customer_confirmed(
         self, turn_context: TurnContext, account: CustomerChannelAccount | None
@@ -253,6 +295,16 @@ def channel_account(activity: Activity) -> CustomerChannelAccount | None:
     return CustomerChannelAccount(
         activity.channel_id, sender.id, getattr(sender, "aad_object_id", None), tenant
     )
+
+
+def _capture_texts(said: list[str]):
+    """A send hook that notes the text of each message the bot sends in the turn."""
+
+    async def capture(_: TurnContext, activities: list[Activity], send):
+        said.extend(a.text for a in activities if a.type == "message" and a.text)
+        return await send()
+
+    return capture
 
 
 def _roster_email(turn_context: TurnContext) -> EmailLookup:

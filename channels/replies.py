@@ -104,10 +104,6 @@ def which_task(first: str, second: str) -> Reply:
 
 CANCELLED = Reply("Okay, I've stopped that. What else can I do for you?", _MAIN_CHOICES)
 NOTHING_TO_CANCEL = Reply("There's nothing to cancel. What can I do for you?", _MAIN_CHOICES)
-PERSON_REQUESTED = Reply(
-    "I've let our team know you'd like to talk to a person, and someone will get back to "
-    "you here. Meanwhile I can still check an order for you."
-)
 NO_TEXT = Reply(
     "I can only read typed messages for now. Type your order number, "
     '"help", or "agent" to talk to a person.'
@@ -436,3 +432,107 @@ def dead_end(kind_of_help: str) -> Reply:
 
 def guide_end(text: str) -> Reply:
     return Reply(f"{text} Anything else I can do?", _MAIN_CHOICES)
+
+
+# --- talking to a person ----------------------------------------------------------------
+
+LEAVE_A_NOTE = "Leave a note"
+STOP_WAITING = "Stop waiting"
+
+
+def _minutes(minutes: int) -> str:
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def queued(position: int, wait_minutes: int) -> Reply:
+    place = "next in line" if position == 1 else f"number {position} in the queue"
+    return Reply(
+        f"I've asked our team to join. You're {place}; the wait is about "
+        f"{_minutes(wait_minutes)}. You can keep typing: everything you write is passed on. "
+        'Type "cancel" to stop waiting.',
+        (STOP_WAITING,),
+    )
+
+
+def moved_up(position: int) -> Reply:
+    if position == 1:
+        return Reply("You're next in line: someone from our team will be with you shortly.")
+    return Reply(f"You've moved up: you're now number {position} in the queue.")
+
+
+def agent_joined(name: str) -> Reply:
+    return Reply(f"{name} from our team has joined the conversation.")
+
+
+def agent_left(name: str) -> Reply:
+    return Reply(
+        f"{name} has left the conversation, and you're back with me. Did that solve your problem?",
+        YES_NO,
+    )
+
+
+STILL_WAITING = Reply(
+    "Your message is with our team; someone will be with you shortly. "
+    'Type "cancel" to stop waiting.'
+)
+STOPPED_WAITING = Reply(
+    "Okay, I've cancelled your request for a person. What else can I do for you?", _MAIN_CHOICES
+)
+GLAD_IT_HELPED = Reply("Glad to hear it! Anything else I can do?", _MAIN_CHOICES)
+SORRY_NOT_SOLVED = Reply(
+    "Sorry it isn't sorted yet. I can put you through to someone again, or leave a note "
+    "for our team to get back to you.",
+    (ASK_FOR_PERSON, LEAVE_A_NOTE),
+)
+NOBODY_FREE = Reply(
+    "Sorry, nobody from our team could take your request in time. Would you like to leave "
+    "a note, so that they get back to you?",
+    (LEAVE_A_NOTE, NO_THANKS),
+)
+TEAM_UNREACHABLE = Reply(
+    "Sorry, I can't reach our team right now. Would you like to leave a note, so that they "
+    "get back to you?",
+    (LEAVE_A_NOTE, NO_THANKS),
+)
+AGENT_UNREACHABLE = Reply(
+    "Sorry, your last message didn't reach our team. Please send it again in a moment."
+)
+
+
+def outside_hours(hours: str) -> Reply:
+    return Reply(
+        f"Our team isn't available right now (they're here {hours}). Would you like to leave "
+        "a note, so that they get back to you?",
+        (LEAVE_A_NOTE, NO_THANKS),
+    )
+
+
+def ask_contact(known: tuple[str, ...]) -> Reply:
+    if known:
+        return Reply(
+            "How should our team contact you? Pick one, or type another email address or "
+            "phone number.",
+            known,
+        )
+    return Reply("How should our team contact you? Type an email address or a phone number.")
+
+
+CONTACT_NOT_UNDERSTOOD = Reply(
+    "That doesn't look like an email address or a phone number. Please type one, for "
+    "example ana@example.com or +1 206 555 0100."
+)
+ASK_NOTE = Reply("In a few words, what should our team know?")
+NO_NOTE = Reply("Okay, no note then. What else can I do for you?", _MAIN_CHOICES)
+
+
+def ticket_created(reference: str, contact: str) -> Reply:
+    return Reply(
+        f"Thanks. Your request is {reference}: our team will get back to you at {contact}.",
+        _MAIN_CHOICES,
+    )
+
+
+TICKET_FAILED = Reply(
+    "Sorry, I couldn't save your note just now. Please try again in a few minutes.",
+    _MAIN_CHOICES,
+)

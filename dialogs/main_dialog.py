@@ -22,7 +22,7 @@ from customers.link_codes import CODE_LIFETIME
 from dialogs.booking_dialog import BOOKING, DEVICE, TEXT, WHEN, BookingDialog
 from dialogs.change_appointment_dialog import ChangeAppointmentDialog
 from dialogs.clock import Clock, customer_now
-from dialogs.handoff import request_person
+from dialogs.handoff_dialog import HandoffDialog
 from dialogs.order_status_dialog import ORDER_NUMBER, SKIP_RECENT_ORDER, OrderStatusDialog
 from dialogs.reply_activity import PICKED_CHOICE, confirm_prompt, prompt_options, send_reply
 from dialogs.troubleshooting_dialog import TroubleshootingDialog
@@ -35,6 +35,8 @@ from state.turn_state import discard_changes
 # Options a caller may pass to start with something other than the customer's words.
 RESUME = "resume"
 INTENT = "intent"
+# Straight to talking to a person (or leaving a note), with the HandoffDialog's options.
+HANDOFF = "handoff"
 
 _CONFIRM_PROMPT = "MainDialog.confirm"
 _BOOKING_SO_FAR = "bookingSoFar"
@@ -71,6 +73,7 @@ class MainDialog(ComponentDialog):
         booking_dialog: BookingDialog,
         change_appointment_dialog: ChangeAppointmentDialog,
         troubleshooting_dialog: TroubleshootingDialog,
+        handoff_dialog: HandoffDialog,
         customer_contexts: CustomerContextAccessor,
         identity: IdentityService,
         clock: Clock,
@@ -94,11 +97,13 @@ class MainDialog(ComponentDialog):
         self._booking_id = booking_dialog.id
         self._change_appointment_id = change_appointment_dialog.id
         self._troubleshooting_id = troubleshooting_dialog.id
+        self._handoff_id = handoff_dialog.id
 
         self.add_dialog(order_status_dialog)
         self.add_dialog(booking_dialog)
         self.add_dialog(change_appointment_dialog)
         self.add_dialog(troubleshooting_dialog)
+        self.add_dialog(handoff_dialog)
         self.add_dialog(confirm_prompt(_CONFIRM_PROMPT))
         self.add_dialog(
             WaterfallDialog(WaterfallDialog.__name__, [self.route_step, self.confirmed_step])
@@ -109,6 +114,8 @@ class MainDialog(ComponentDialog):
         options = step.options or {}
         if options.get(RESUME):
             return await self._offer_resume(step)
+        if options.get(HANDOFF):
+            return await step.begin_dialog(self._handoff_id, options[HANDOFF])
         if options.get(INTENT):
             recognition = Recognition(Intent(options[INTENT]))
         else:
@@ -163,7 +170,7 @@ class MainDialog(ComponentDialog):
             case Intent.LINK_CHANNEL:
                 await self._give_link_code(step.context)
             case Intent.HUMAN_HANDOFF:
-                await request_person(step.context, self._customer_contexts, self._clock)
+                return await step.begin_dialog(self._handoff_id)
             case Intent.GREETING:
                 # "Hi" on a new channel: offer what the customer began elsewhere, if anything.
                 return await self._offer_resume(step)
@@ -284,7 +291,7 @@ class MainDialog(ComponentDialog):
         if recognition.intent == Intent.CANCEL:
             await send_reply(context, replies.CANCELLED)
         else:
-            await request_person(context, self._customer_contexts, self._clock)
+            return await inner_dc.begin_dialog(self._handoff_id)
         return DialogTurnResult(DialogTurnStatus.Complete)
 
     async def _offer_resume(self, step: WaterfallStepContext) -> DialogTurnResult:

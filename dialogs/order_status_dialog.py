@@ -21,8 +21,9 @@ from botbuilder.schema import Activity, ActivityTypes
 
 from channels import replies
 from dialogs.clock import Clock, customer_now
-from dialogs.handoff import request_person
+from dialogs.handoff_dialog import REASON, HandoffDialog
 from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
+from handoff.cases import Reason
 from services.orders import (
     MAX_ORDER_MISSES,
     ORDER_MISS_WINDOW,
@@ -212,8 +213,8 @@ class OrderStatusDialog(ComponentDialog):
                     WaterfallDialog.__name__, {SKIP_RECENT_ORDER: True}
                 )
         elif offered == _OFFERED_PERSON and step.result is True:
-            await request_person(step.context, self._customer_contexts, self._clock)
-            return await step.end_dialog()
+            reason = Reason.FAILED_TRIES.value
+            return await step.replace_dialog(HandoffDialog.__name__, {REASON: reason})
         await send_reply(step.context, replies.NOT_TRYING_AGAIN)
         return await step.end_dialog()
 

@@ -29,8 +29,9 @@ from dialogs.booking_dialog import (
     one_of_offered,
 )
 from dialogs.clock import Clock
-from dialogs.handoff import request_person
+from dialogs.handoff_dialog import REASON, HandoffDialog
 from dialogs.reply_activity import choice_options, send_reply
+from handoff.cases import Reason
 from services.scheduling import AppointmentKind
 from state.customer_context import CustomerContextAccessor
 from troubleshooting.guides import Guide, Outcome
@@ -175,8 +176,9 @@ class TroubleshootingDialog(ComponentDialog):
         return await step.replace_dialog(self.initial_dialog_id, {_WALK: walk})
 
     async def _person(self, step: WaterfallStepContext) -> DialogTurnResult:
-        await request_person(step.context, self._customer_contexts, self._clock)
-        return await step.end_dialog()
+        return await step.replace_dialog(
+            HandoffDialog.__name__, {REASON: Reason.TROUBLESHOOTING_DEAD_END.value}
+        )
 
     async def _choose(self, step: WaterfallStepContext, reply: replies.Reply) -> DialogTurnResult:
         return await step.prompt(_CHOICE_PROMPT, choice_options(step.context, reply))

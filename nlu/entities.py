@@ -88,6 +88,11 @@ def find_device(text: str, devices: Mapping[str, Sequence[str]]) -> str | None:
     return best[1] if best else None
 
 
+def find_email(text: str) -> str | None:
+    found = _EMAIL.search(text)
+    return found.group() if found else None
+
+
 def find_phone(text: str) -> str | None:
     """A valid number for one of PHONE_REGIONS, or any well-formed one written with +."""
     if sum(character.isdigit() for character in text) < _PHONE_MIN_DIGITS:

@@ -105,10 +105,11 @@ class ResilientJsonClient:
         path: str,
         interpret: Callable[[int, Any], Result],
         *,
-        body: dict | None = None,
+        body: dict | bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Result:
-        """`interpret(status, json body or None)` for the first answer that is not a 5xx or
+        """`body` is sent as JSON; bytes are sent as they are (already JSON, e.g. signed).
+        `interpret(status, json body or None)` for the first answer that is not a 5xx or
         a 429; raises Unavailable, or what `interpret` raises of `answers`."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_TransientFailure),
@@ -142,7 +143,7 @@ class ResilientJsonClient:
         method: str,
         path: str,
         interpret: Callable[[int, Any], Result],
-        body: dict | None,
+        body: dict | bytes | None,
         headers: dict[str, str] | None,
     ) -> Result:
         if self._session is None:
@@ -150,9 +151,12 @@ class ResilientJsonClient:
         breaker = await self._breakers.get_breaker(self.name)
         async with breaker:
             try:
+                sent = {"data": body} if isinstance(body, bytes) else {"json": body}
+                if isinstance(body, bytes):
+                    headers = {"Content-Type": "application/json", **(headers or {})}
                 async with self._session.request(
-                    method, f"{self._base_url}{path}", json=body, headers=headers,
-                    allow_redirects=False,
+                    method, f"{self._base_url}{path}", headers=headers, allow_redirects=False,
+                    **sent,
                 ) as response:  # fmt: skip
                     if response.status == 429 or response.status >= 500:
                         raise _TransientFailure(

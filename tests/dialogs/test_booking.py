@@ -129,7 +129,7 @@ async def test_three_answers_that_fit_nothing_offer_a_person(customer: Customer)
     assert await say(customer, "the blue one") == [replies.ask_store(()).text]
     assert await say(customer, "whichever") == [replies.ask_store(()).text]
     assert await say(customer, "dunno") == [replies.OFFER_PERSON_INSTEAD.text]
-    assert await say(customer, replies.ASK_FOR_PERSON) == [replies.PERSON_REQUESTED.text]
+    assert await say(customer, replies.ASK_FOR_PERSON) == [replies.TEAM_UNREACHABLE.text]
 
 
 async def test_a_slot_taken_meanwhile_offers_the_next_ones(customer: Customer) -> None:

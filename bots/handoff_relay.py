@@ -1,0 +1,112 @@
+"""The customer's side of a hand-off: while a case is open, the conversation is the agent's.
+
+The case the customer's conversation is in is kept in the conversation's state
+(`handoffCase`); only then is the case read. While waiting, "cancel" withdraws the
+request and anything else is passed on; with an agent, every message and every typing
+indicator goes to the agent and the bot says nothing. Once the case is over, the next
+message is read once for what the bot asked last (did it help? leave a note?), and
+the conversation is the bot's again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from botbuilder.core import ConversationState, TurnContext
+from recognizers_choice import recognize_boolean
+
+from channels import replies
+from dialogs.reply_activity import send_reply
+from handoff.cases import Case, CaseState
+from handoff.service import HandoffService
+from state.documents import StorageError
+
+log = logging.getLogger(__name__)
+
+_STOP_WAITING = re.compile(
+    r"^\s*(?:cancel|stop|stop waiting|never ?mind|nevermind|forget it|no thanks|"
+    r"i don'?t need (?:a person|anyone|help) any ?more)\W*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The customer wants to leave a note after no agent could take the case."""
+
+    case: Case
+
+
+class HandoffRelay:
+    def __init__(self, handoff: HandoffService, conversation_state: ConversationState) -> None:
+        self._handoff = handoff
+        self.case_property = conversation_state.create_property("handoffCase")
+
+    async def message(self, turn_context: TurnContext, text: str) -> bool | FollowUp:
+        """True when the message belonged to a hand-off and was dealt with here; a FollowUp
+        when the customer chose to leave a note; False when it is the bot's to answer."""
+        case = await self._case(turn_context)
+        if case is None:
+            return False
+        if case.state == CaseState.WAITING and _STOP_WAITING.match(text):
+            await self._handoff.withdraw(case.id)
+            await self.case_property.delete(turn_context)
+            await send_reply(turn_context, replies.STOPPED_WAITING)
+            return True
+        if case.state.open:
+            try:
+                await self._handoff.customer_said(case, _with_links(turn_context, text))
+            except (ConnectionError, TimeoutError, StorageError):
+                await send_reply(turn_context, replies.AGENT_UNREACHABLE)
+            return True
+        # The case is over: this message answers the bot's last question, if it can.
+        await self.case_property.delete(turn_context)
+        if case.state == CaseState.ENDED and case.solved is None:
+            solved = _yes_or_no(text, turn_context.activity.locale)
+            if solved is None:
+                return False
+            await self._handoff.record_solved(case.id, solved)
+            await send_reply(
+                turn_context, replies.GLAD_IT_HELPED if solved else replies.SORRY_NOT_SOLVED
+            )
+            return True
+        if case.state in (CaseState.TIMED_OUT, CaseState.FAILED):
+            if text.strip().lower() == replies.LEAVE_A_NOTE.lower():
+                return FollowUp(case)
+            if text.strip().lower() == replies.NO_THANKS.lower():
+                await send_reply(turn_context, replies.NO_NOTE)
+                return True
+        return False
+
+    async def typing(self, turn_context: TurnContext) -> None:
+        case = await self._case(turn_context)
+        if case is not None and case.state.open:
+            await self._handoff.customer_typing(case)
+
+    async def _case(self, turn_context: TurnContext) -> Case | None:
+        case_id = await self.case_property.get(turn_context)
+        if not case_id:
+            return None
+        case = await self._handoff.get(case_id)
+        if case is None:
+            await self.case_property.delete(turn_context)
+        return case
+
+
+def _yes_or_no(text: str, locale: str | None) -> bool | None:
+    results = recognize_boolean(text, (locale or "en-us").lower())
+    if results and results[0].resolution:
+        return bool(results[0].resolution.get("value"))
+    return None
+
+
+def _with_links(turn_context: TurnContext, text: str) -> str:
+    """The customer's words, with any file they sent as a link the agent can open."""
+    links = [
+        f"{a.name or 'attachment'}: {a.content_url}"
+        for a in turn_context.activity.attachments or []
+        if getattr(a, "content_url", None)
+    ]
+    return "\n".join([text, *links]) if links else text

@@ -1,0 +1,452 @@
+"""The hand-off core: opens cases, keeps the queue, relays both ways, times cases out.
+
+Every change to a case is a read, a change and a write naming the etag read; a write
+that meets another writer's is retried on the fresh case, and a change that no longer
+applies (the case was taken, withdrawn, ended meanwhile) is refused. So two agents
+clicking "Take it" at once, or two instances timing out one case, make one change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import secrets
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from channels import replies
+from channels.render import render
+from handoff.cases import (
+    TRANSCRIPT_LENGTH,
+    TRANSCRIPT_TEXT_LIMIT,
+    Agent,
+    Case,
+    CaseState,
+    ConversationRef,
+    Reason,
+    TranscriptLine,
+)
+from handoff.desk import AgentDesk, DeskUnavailable, Json, Outbound
+from handoff.hours import BusinessHours
+from state.documents import DocumentStore, DocumentWrite, EtagConflict, StorageError
+
+log = logging.getLogger(__name__)
+
+QUEUE_KEY = "handoff/queue"
+CASE_PREFIX = "cases/"
+THREAD_PREFIX = "handoff/threads/"
+# Attempts at one change when other writers keep getting there first.
+WRITE_ATTEMPTS = 8
+# Waits remembered for the estimate.
+RECENT_WAITS = 20
+# With no waits to go by, each place in the queue is taken as this long.
+DEFAULT_WAIT_PER_PLACE = timedelta(minutes=3)
+# Customers told when they move up: the first few places (a long queue is not spammed).
+TELL_MOVES_UP_TO = 5
+# Closed cases are kept this long (the analytics read them), then forgotten.
+CASE_TTL = 90 * 24 * 3600
+# Messenger: free replies for 24 h after the customer's last message; after it, an agent's
+# reply needs the HUMAN_AGENT tag (7 days).
+MESSENGER_WINDOW = timedelta(hours=24)
+
+
+class Unavailable(StrEnum):
+    """Why no case was opened: the customer is offered a follow-up instead."""
+
+    CLOSED = "closed"  # outside business hours
+    NO_DESK = "noDesk"  # the agents' desk is not set up, or cannot be reached
+
+
+@dataclass(frozen=True)
+class Queued:
+    case: Case
+    position: int
+    wait_minutes: int
+
+
+@dataclass(frozen=True)
+class Taken:
+    case: Case
+    # False: someone else had it already (case.agent says who), or it is no longer waiting.
+    by_you: bool
+
+
+class HandoffService:
+    def __init__(
+        self,
+        documents: DocumentStore,
+        desk: AgentDesk,
+        outbound: Outbound,
+        hours: BusinessHours,
+        clock: Callable[[], datetime],
+        *,
+        max_wait: timedelta,
+        remind_after: timedelta,
+    ) -> None:
+        self._documents = documents
+        self.desk = desk
+        self._outbound = outbound
+        self.hours = hours
+        self._clock = clock
+        self._max_wait = max_wait
+        self._remind_after = remind_after
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # --- the customer's side --------------------------------------------------------
+
+    async def request(
+        self,
+        *,
+        customer_id: str,
+        customer_name: str | None,
+        reason: Reason,
+        customer: ConversationRef,
+        facts: list[tuple[str, str]],
+        transcript: list[TranscriptLine],
+    ) -> Queued | Unavailable:
+        now = self._clock()
+        if not self.hours.is_open(now):
+            log.info("hand-off requested outside business hours: follow-up offered")
+            return Unavailable.CLOSED
+        if not await self.desk.ready():
+            log.warning("hand-off requested but the %s desk is not set up", self.desk.name)
+            return Unavailable.NO_DESK
+        case = Case(
+            id=_new_id(),
+            customer_id=customer_id,
+            customer_name=customer_name,
+            reason=reason,
+            desk=self.desk.name,
+            customer=customer,
+            requested_at=now,
+            facts=facts,
+            transcript=transcript[-TRANSCRIPT_LENGTH:],
+            customer_last_message_at=now,
+        )
+        await self._documents.write(
+            {_case_key(case.id): DocumentWrite(case.to_json(), create_only=True, ttl=CASE_TTL)}
+        )
+        waiting, waits = await self._change_queue(lambda ids: [*ids, case.id])
+        position = waiting.index(case.id) + 1
+        try:
+            placed = await self.desk.open_case(case, position)
+        except (DeskUnavailable, ConnectionError, TimeoutError, StorageError) as error:
+            log.warning("the %s desk could not take case %s: %s", self.desk.name, case.id, error)
+            await self._close(case.id, CaseState.FAILED, quiet=True)
+            return Unavailable.NO_DESK
+        case = (
+            await self._change(
+                case.id,
+                lambda c: _placed(c, placed, position),
+            )
+            or case
+        )
+        if case.desk_thread is not None:
+            await self._index_thread(case)
+        log.info("hand-off case %s requested (%s), position %d", case.id, reason, position)
+        return Queued(case, position, _estimate(waits, position))
+
+    async def get(self, case_id: str) -> Case | None:
+        stored = (await self._documents.read([_case_key(case_id)])).get(_case_key(case_id))
+        return Case.from_json(stored.data) if stored else None
+
+    async def position(self, case_id: str) -> int | None:
+        stored = (await self._documents.read([QUEUE_KEY])).get(QUEUE_KEY)
+        waiting = list(stored.data.get("waiting", [])) if stored else []
+        return waiting.index(case_id) + 1 if case_id in waiting else None
+
+    async def withdraw(self, case_id: str) -> Case | None:
+        """The customer no longer waits ("cancel"); None when the case was not waiting."""
+        return await self._close(case_id, CaseState.WITHDRAWN, only_from=(CaseState.WAITING,))
+
+    async def customer_said(self, case: Case, text: str) -> None:
+        now = self._clock()
+        await self._change(case.id, lambda c: _heard(c, "customer", text, now))
+        try:
+            await self.desk.customer_said(case, text)
+        except (ConnectionError, TimeoutError) as error:
+            log.warning("case %s: the customer's message did not reach the desk: %s",
+                        case.id, error)  # fmt: skip
+            raise
+
+    async def customer_typing(self, case: Case) -> None:
+        # Typing is a courtesy: never worth an error.
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            await self.desk.customer_typing(case)
+
+    async def record_solved(self, case_id: str, solved: bool) -> None:
+        await self._change(case_id, lambda c: _solved(c, solved))
+        log.info("case %s: solved=%s", case_id, solved)
+
+    # --- the agents' side ----------------------------------------------------------
+
+    async def take(self, case_id: str, agent: Agent) -> Taken | None:
+        """The first agent to take a waiting case gets it; None when there is no such case."""
+        now = self._clock()
+        taken = await self._change(case_id, lambda c: _take(c, agent, now))
+        if taken is None:
+            case = await self.get(case_id)
+            return Taken(case, by_you=False) if case else None
+        waiting, _ = await self._change_queue(
+            lambda ids: [i for i in ids if i != case_id], wait=taken.wait_seconds
+        )
+        log.info("case %s taken after %.0f s", case_id, taken.wait_seconds or 0)
+        await self._desk_sees(taken)
+        await self._tell_moves_up(waiting)
+        # Last: the case is the agent's even when the customer's channel does not answer.
+        await self._tell(taken, replies.agent_joined(agent.name))
+        return Taken(taken, by_you=True)
+
+    async def agent_said(self, case: Case, agent: Agent, text: str) -> bool:
+        """Relays an agent's message to the customer; False when the case is not theirs to
+        answer (not taken, or closed)."""
+        if case.state != CaseState.WITH_AGENT:
+            return False
+        now = self._clock()
+        await self._change(case.id, lambda c: _heard(c, "agent", text, now))
+        await self._tell(case, replies.Reply(text), agent_reply=True)
+        return True
+
+    async def agent_typing(self, case: Case) -> None:
+        if case.state == CaseState.WITH_AGENT:
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                await self._outbound.send(case.customer, {"type": "typing"})
+
+    async def end(self, case_id: str) -> Case | None:
+        """The agent is done: the bot takes over and asks whether it helped."""
+        ended = await self._close(case_id, CaseState.ENDED, only_from=(CaseState.WITH_AGENT,))
+        if ended is not None:
+            name = ended.agent.name if ended.agent else "Our team"
+            await self._tell(ended, replies.agent_left(name))
+        return ended
+
+    async def waiting_cases(self) -> list[tuple[int, Case]]:
+        stored = (await self._documents.read([QUEUE_KEY])).get(QUEUE_KEY)
+        ids = list(stored.data.get("waiting", [])) if stored else []
+        found = await self._documents.read([_case_key(i) for i in ids])
+        cases = [Case.from_json(found[_case_key(i)].data) for i in ids if _case_key(i) in found]
+        return list(enumerate(cases, start=1))
+
+    async def case_for_thread(self, conversation_id: str) -> Case | None:
+        key = _thread_key(conversation_id)
+        stored = (await self._documents.read([key])).get(key)
+        return await self.get(stored.data["case"]) if stored else None
+
+    # --- a contact center's answers (HANDOFF_DESK=protocol) ----------------------------
+
+    async def desk_accepted(self, case_id: str, agent: Agent) -> Case | None:
+        now = self._clock()
+        taken = await self._change(case_id, lambda c: _take(c, agent, now))
+        if taken is not None:
+            await self._change_queue(
+                lambda ids: [i for i in ids if i != case_id], wait=taken.wait_seconds
+            )
+            log.info("case %s accepted by the contact center after %.0f s",
+                     case_id, taken.wait_seconds or 0)  # fmt: skip
+        return taken
+
+    async def desk_failed(self, case_id: str) -> Case | None:
+        return await self._close(case_id, CaseState.FAILED, only_from=(CaseState.WAITING,))
+
+    async def desk_completed(self, case_id: str) -> Case | None:
+        return await self._close(
+            case_id, CaseState.ENDED, only_from=(CaseState.WITH_AGENT, CaseState.WAITING)
+        )
+
+    # --- time --------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Times out the cases nobody took within the maximum wait, and reminds the agents
+        of those waiting longer than they should. Any instance may run it at any time."""
+        now = self._clock()
+        for _, case in await self.waiting_cases():
+            waited = now - case.requested_at
+            if waited >= self._max_wait:
+                timed_out = await self._close(
+                    case.id, CaseState.TIMED_OUT, only_from=(CaseState.WAITING,)
+                )
+                if timed_out is not None:
+                    await self._tell(timed_out, replies.NOBODY_FREE)
+            elif waited >= self._remind_after and case.reminded_at is None:
+                reminded = await self._change(case.id, lambda c: _reminded(c, now))
+                if reminded is not None:
+                    try:
+                        await self.desk.remind(reminded, int(waited.total_seconds() // 60))
+                    except (ConnectionError, TimeoutError) as error:
+                        log.warning("case %s: the reminder failed: %s", case.id, error)
+
+    # --- inside ------------------------------------------------------------------
+
+    async def _close(
+        self,
+        case_id: str,
+        state: CaseState,
+        *,
+        only_from: tuple[CaseState, ...] = (CaseState.WAITING, CaseState.WITH_AGENT),
+        quiet: bool = False,
+    ) -> Case | None:
+        now = self._clock()
+        closed = await self._change(case_id, lambda c: _close(c, state, now, only_from))
+        if closed is None:
+            return None
+        waiting, _ = await self._change_queue(lambda ids: [i for i in ids if i != case_id])
+        log.info("case %s %s (handled %.0f s)", case_id, state, closed.handling_seconds or 0)
+        if not quiet:
+            await self._desk_sees(closed)
+            await self._tell_moves_up(waiting)
+        return closed
+
+    async def _desk_sees(self, case: Case) -> None:
+        try:
+            await self.desk.case_changed(case)
+        except (ConnectionError, TimeoutError) as error:
+            log.warning("case %s: the desk did not take the change: %s", case.id, error)
+
+    async def _tell(self, case: Case, reply: replies.Reply, *, agent_reply: bool = False) -> None:
+        """Sends `reply` on the customer's own channel, rendered for it."""
+        for activity in render(reply, case.customer.channel_id, case.customer.conversation_type):
+            if agent_reply:
+                _tag_for_messenger(activity, case, self._clock())
+            await self._outbound.send(case.customer, activity)
+
+    async def _tell_moves_up(self, waiting: list[str]) -> None:
+        for position, case_id in enumerate(waiting[:TELL_MOVES_UP_TO], start=1):
+            case = await self._change(case_id, lambda c, p=position: _told(c, p))
+            if case is None:
+                continue
+            try:
+                await self._tell(case, replies.moved_up(position))
+            except (ConnectionError, TimeoutError) as error:
+                log.info("case %s: the move up was not told: %s", case_id, error)
+
+    async def _change(self, case_id: str, change: Callable[[Case], bool]) -> Case | None:
+        """Applies `change` to the stored case; None when it does not apply (returned
+        False) or the case does not exist."""
+        key = _case_key(case_id)
+        for _ in range(WRITE_ATTEMPTS):
+            stored = (await self._documents.read([key])).get(key)
+            if stored is None:
+                return None
+            case = Case.from_json(stored.data)
+            if not change(case):
+                return None
+            try:
+                await self._documents.write(
+                    {key: DocumentWrite(case.to_json(), if_match=stored.etag, ttl=CASE_TTL)}
+                )
+                return case
+            except EtagConflict:
+                continue
+        raise StorageError(f"case {case_id} kept changing under this write")
+
+    async def _change_queue(
+        self, change: Callable[[list[str]], list[str]], wait: float | None = None
+    ) -> tuple[list[str], list[float]]:
+        for _ in range(WRITE_ATTEMPTS):
+            stored = (await self._documents.read([QUEUE_KEY])).get(QUEUE_KEY)
+            data = stored.data if stored else {}
+            waiting = change(list(data.get("waiting", [])))
+            waits = list(data.get("recentWaits", []))
+            if wait is not None:
+                waits = [*waits, wait][-RECENT_WAITS:]
+            try:
+                await self._documents.write({QUEUE_KEY: DocumentWrite(
+                    {"waiting": waiting, "recentWaits": waits},
+                    if_match=stored.etag if stored else None, create_only=stored is None,
+                )})  # fmt: skip
+                return waiting, waits
+            except EtagConflict:
+                continue
+        raise StorageError("the hand-off queue kept changing under this write")
+
+    async def _index_thread(self, case: Case) -> None:
+        assert case.desk_thread is not None
+        key = _thread_key(case.desk_thread.conversation_id)
+        await self._documents.write(
+            {key: DocumentWrite({"case": case.id}, create_only=True, ttl=CASE_TTL)}
+        )
+
+
+def _new_id() -> str:
+    return secrets.token_hex(8)
+
+
+def _case_key(case_id: str) -> str:
+    return f"{CASE_PREFIX}{case_id}"
+
+
+def _thread_key(conversation_id: str) -> str:
+    # Teams' thread ids are long and full of ';' and ':': hashed into a key.
+    return THREAD_PREFIX + hashlib.sha256(conversation_id.encode()).hexdigest()[:40]
+
+
+def _estimate(waits: list[float], position: int) -> int:
+    per_place = statistics.median(waits) if waits else DEFAULT_WAIT_PER_PLACE.total_seconds()
+    return max(1, math.ceil(per_place * position / 60))
+
+
+def _placed(case: Case, placed: Case, position: int) -> bool:
+    case.desk_thread = placed.desk_thread
+    case.desk_card_id = placed.desk_card_id
+    case.told_position = position
+    return True
+
+
+def _heard(case: Case, sender: str, text: str, at: datetime) -> bool:
+    line = TranscriptLine(sender=sender, text=text[:TRANSCRIPT_TEXT_LIMIT], at=at)
+    case.transcript = [*case.transcript, line][-TRANSCRIPT_LENGTH:]
+    if sender == "customer":
+        case.customer_last_message_at = at
+    return True
+
+
+def _take(case: Case, agent: Agent, at: datetime) -> bool:
+    if case.state != CaseState.WAITING:
+        return False
+    case.state = CaseState.WITH_AGENT
+    case.agent = agent
+    case.taken_at = at
+    return True
+
+
+def _close(case: Case, state: CaseState, at: datetime, only_from: tuple[CaseState, ...]) -> bool:
+    if case.state not in only_from:
+        return False
+    case.state = state
+    case.closed_at = at
+    return True
+
+
+def _reminded(case: Case, at: datetime) -> bool:
+    if case.state != CaseState.WAITING or case.reminded_at is not None:
+        return False
+    case.reminded_at = at
+    return True
+
+
+def _told(case: Case, position: int) -> bool:
+    if case.state != CaseState.WAITING or case.told_position == position:
+        return False
+    case.told_position = position
+    return True
+
+
+def _solved(case: Case, solved: bool) -> bool:
+    if case.solved is not None:
+        return False
+    case.solved = solved
+    return True
+
+
+def _tag_for_messenger(activity: Json, case: Case, now: datetime) -> None:
+    last = case.customer_last_message_at or case.requested_at
+    if case.customer.channel_id == "facebook" and now - last > MESSENGER_WINDOW:
+        data = activity.setdefault("channelData", {})
+        data.update(messaging_type="MESSAGE_TAG", tag="HUMAN_AGENT")
