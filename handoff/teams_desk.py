@@ -138,8 +138,8 @@ def _status(case: Case, position: int | None) -> str:
 
 def _transcript(case: Case) -> list[dict[str, Any]]:
     if not case.transcript:
-        return [{"type": "TextBlock", "text": "No recent messages kept for this channel.",
-                 "isSubtle": True, "wrap": True}]  # fmt: skip
+        return [{"type": "TextBlock", "isSubtle": True, "wrap": True,
+                 "text": "No earlier messages (none are kept from some channels)."}]  # fmt: skip
     lines = [{"type": "TextBlock", "text": "Recent messages", "weight": "Bolder",
               "separator": True}]  # fmt: skip
     for line in case.transcript:

@@ -52,6 +52,10 @@ class TicketService(Protocol):
         """Keeps the ticket; StorageError when it could not be kept."""
         ...
 
+    async def get(self, reference: str) -> dict[str, Any] | None:
+        """The ticket as kept in the bot's store."""
+        ...
+
 
 def new_reference() -> str:
     return REFERENCE_PREFIX + "".join(secrets.choice(_REFERENCE_LETTERS) for _ in range(6))

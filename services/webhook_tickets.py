@@ -13,9 +13,10 @@ import hashlib
 import hmac
 import json
 import logging
+from typing import Any
 
 from services.resilient_http import ResilientJsonClient, Unavailable
-from services.tickets import TICKET_PREFIX, StoredTickets, Ticket
+from services.tickets import TICKET_PREFIX, TICKET_TTL, StoredTickets, Ticket
 from state.documents import DocumentStore, DocumentWrite, StorageError
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,18 @@ class WebhookTickets:
             await self._mark_undelivered(ticket)
         return ticket
 
+    async def get(self, reference: str) -> dict[str, Any] | None:
+        return await self._stored.get(reference)
+
     async def _mark_undelivered(self, ticket: Ticket) -> None:
         key = f"{TICKET_PREFIX}{ticket.reference}"
         try:
             await self._documents.write(
-                {key: DocumentWrite({**ticket.to_json(), "webhookDelivered": False})}
+                {
+                    key: DocumentWrite(
+                        {**ticket.to_json(), "webhookDelivered": False}, ttl=TICKET_TTL
+                    )
+                }
             )
         except StorageError as error:
             log.warning("ticket %s could not be marked undelivered: %s", ticket.reference, error)

@@ -90,6 +90,12 @@ class LocalChannel:
         self._members[user.id] = user
         return Conversation(self, user, f"{self.channel_id}-{uuid.uuid4().hex}")
 
+    def channel_thread(self, user: ChannelUser, conversation_id: str, team_id: str) -> Conversation:
+        """A Teams channel conversation (or one thread of it, "<channel>;messageid=<root>")
+        of the team `team_id`, where `user` writes."""
+        self._members[user.id] = user
+        return TeamsChannelThread(self, user, conversation_id, team_id)
+
     def received(self, conversation_id: str) -> list[Json]:
         """Every activity the bot sent to this conversation, in order."""
         return list(self._received[conversation_id])
@@ -112,10 +118,15 @@ class LocalChannel:
 
     async def _receive(self, request: web.Request) -> web.Response:
         activity = await request.json()
+        if request.method == "POST":
+            # The id the channel gives a new activity (a Teams post's id names its thread).
+            activity["id"] = uuid.uuid4().hex
+        else:
+            activity["updated"] = True
         self._received[request.match_info["conversation"]].append(activity)
         if self._on_reply is not None:
             self._on_reply(activity)
-        return web.json_response({"id": uuid.uuid4().hex})
+        return web.json_response({"id": activity["id"]})
 
 
 class Conversation:
@@ -180,3 +191,28 @@ class Conversation:
         if self.channel.channel_id == "msteams":
             account["aadObjectId"] = self.user.teams_object_id()
         return account
+
+
+class TeamsChannelThread(Conversation):
+    """A member of a team writing in one of its channels, as Teams sends it to the bot."""
+
+    def __init__(
+        self, channel: LocalChannel, user: ChannelUser, conversation_id: str, team_id: str
+    ) -> None:
+        super().__init__(channel, user, conversation_id)
+        self.team_id = team_id
+
+    def activity(self, **fields: Any) -> Json:
+        activity = super().activity(**fields)
+        channel_id = self.id.split(";messageid=")[0]
+        activity["conversation"] = {"id": self.id, "conversationType": "channel",
+                                    "isGroup": True, "tenantId": TEAMS_TENANT}  # fmt: skip
+        activity["channelData"] = {"tenant": {"id": TEAMS_TENANT}, "team": {"id": self.team_id},
+                                   "channel": {"id": channel_id}}  # fmt: skip
+        return activity
+
+    def thread(self, root_id: str) -> TeamsChannelThread:
+        """The thread under the post `root_id` (a case's card)."""
+        root = self.id.split(";messageid=")[0]
+        return TeamsChannelThread(self.channel, self.user, f"{root};messageid={root_id}",
+                                  self.team_id)  # fmt: skip
