@@ -14,11 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
+from botbuilder.schema import Activity, Transcript
 
 from app import BotParts
 from channels import replies
 from config import Settings
 from handoff.cases import CaseState
+from state.wire import from_json
 from tests.conftest import MovableClock, make_settings, serve, serve_bot_parts, texts
 from tools.local_channel import ChannelUser, Conversation, LocalChannel, TeamsChannelThread
 
@@ -371,3 +373,95 @@ async def test_only_agents_can_set_up_the_desk_or_take_cases() -> None:
             .say(value={"handoffAction": "take", "case": "0123456789abcdef"})
         )
         assert texts(other) == ["I can't find that case here."]
+
+
+# --- HANDOFF_DESK=protocol: a contact center on the customer's own conversation ----------
+
+
+def protocol_settings(**values: object) -> Settings:
+    return make_settings(HANDOFF_DESK="protocol", **values)
+
+
+async def request_from_contact_center(customer: Conversation, channel: LocalChannel) -> dict:
+    await customer.say("where is order 123456?")
+    asked = await customer.say("agent")
+    events = [a for a in asked if a["type"] == "event"]
+    assert len(events) == 1
+    return events[0]
+
+
+def status(state: str, message: str | None = None) -> dict:
+    value = {"state": state, **({"message": message} if message else {})}
+    return {"type": "event", "name": "handoff.status", "value": value}
+
+
+async def test_handoff_initiate_has_the_documented_shape() -> None:
+    async with (
+        serve_bot_parts(protocol_settings(), MovableClock()) as (url, _),
+        LocalChannel(url, "directline") as channel,
+    ):
+        customer = channel.conversation(ChannelUser("dl-1", "Sam"))
+        event = await request_from_contact_center(customer, channel)
+    # The Bot Framework hand-off protocol: an event named handoff.initiate on the
+    # customer's conversation, context in value, the transcript as an attachment.
+    activity = from_json(Activity, event)
+    assert (activity.type, activity.name) == ("event", "handoff.initiate")
+    assert activity.conversation.id == customer.id
+    assert activity.recipient.id == "dl-1"
+    assert isinstance(event["value"], dict)
+    assert event["value"]["reason"] == "asked" and event["value"]["customerName"] == "Sam"
+    assert {"name": "Last order", "value": "123456: out for delivery"} in event["value"]["facts"]
+    (attachment,) = event["attachments"]
+    assert (attachment["contentType"], attachment["name"]) == ("application/json", "Transcript")
+    transcript = from_json(Transcript, attachment["content"])
+    lines = [(a.type, a.from_property.role, a.text) for a in transcript.activities]
+    assert lines == [
+        ("message", "user", "where is order 123456?"),
+        ("message", "bot", STATUS_123456),
+    ]
+
+
+async def test_a_contact_center_accepts_then_completes_and_the_bot_takes_back() -> None:
+    async with (
+        serve_bot_parts(protocol_settings(), MovableClock()) as (url, parts),
+        LocalChannel(url, "directline") as channel,
+    ):
+        customer = channel.conversation()
+        await request_from_contact_center(customer, channel)
+        assert await customer.send(**status("accepted", "Ana")) == []
+        # The contact center has the conversation: the bot stays silent.
+        assert await customer.say("where is order 123456?") == []
+        waiting = await parts.handoff.waiting_cases()
+        assert waiting == []
+        answer = await customer.send(**status("completed"))
+        assert texts(answer) == [replies.agent_left("Our team").text]
+        assert texts(await customer.say("no")) == [replies.SORRY_NOT_SOLVED.text]
+        assert texts(await customer.say("where is order 123456?")) == [STATUS_123456]
+
+
+async def test_a_contact_center_that_fails_leads_to_a_note() -> None:
+    async with (
+        serve_bot_parts(protocol_settings(), MovableClock()) as (url, _),
+        LocalChannel(url, "directline") as channel,
+    ):
+        customer = channel.conversation()
+        await request_from_contact_center(customer, channel)
+        answer = await customer.send(**status("failed"))
+        assert texts(answer) == [replies.TEAM_UNREACHABLE.text]
+        await leave_a_note(customer, "sam@example.com", "Please call")
+
+
+async def test_a_handoff_status_with_no_case_or_a_made_up_state_changes_nothing() -> None:
+    async with (
+        serve_bot_parts(protocol_settings(), MovableClock()) as (url, parts),
+        LocalChannel(url, "directline") as channel,
+    ):
+        stranger = channel.conversation()
+        assert await stranger.send(**status("completed")) == []
+        assert texts(await stranger.say("where is order 123456?")) == [STATUS_123456]
+        customer = channel.conversation()
+        await request_from_contact_center(customer, channel)
+        assert await customer.send(**status("teleported")) == []
+        assert await customer.send(type="event", name="handoff.status", value="accepted") == []
+        ((_, case),) = await parts.handoff.waiting_cases()
+        assert case.state == CaseState.WAITING
