@@ -138,9 +138,13 @@ def test_config_py_accepts_what_the_template_writes(app_type: str) -> None:
     """The template's settings, with each expression replaced by a value of its kind, start
     the bot: nothing config.py requires for this deployment is missing."""
     values = {}
+    parameters = TEMPLATE["parameters"]
     for name, value in app_settings().items():
+        parameter = re.fullmatch(r"\[parameters\('(\w+)'\)\]", value)
         if not value.startswith("["):
             values[name] = value
+        elif parameter and "defaultValue" in parameters[parameter[1]]:
+            values[name] = str(parameters[parameter[1]]["defaultValue"])
         elif "KeyVault" in value:
             values[name] = "secret-from-key-vault"
         elif name.endswith("TTL"):
