@@ -4,6 +4,12 @@
     make chat ARGS="--channel msteams --user alice"
     make chat ARGS="--channel sms"              # plain text, choices numbered
     make chat ARGS="--url http://localhost:3979/api/messages"
+    make chat ARGS="--agent"                    # the other side: an agent in Teams
+
+As an agent (HANDOFF_TEAM_ID set in `.env` for `make run` and here), this client is a
+member of that team writing in its agents' channel: it names the channel (/desk here),
+shows each waiting customer's card, and `/take` takes the newest, after which what you
+type goes to that customer; `/end` hands them back to the bot, `/queue` lists who waits.
 
 The bot's address comes from PORT (the environment or `.env`, as `make run` reads it)
 unless --url names another.
@@ -25,7 +31,9 @@ import aiohttp
 
 from channels.render import KNOWN_CHANNELS
 from config import ConfigError, load_settings
-from tools.local_channel import ChannelUser, LocalChannel
+from tools.local_channel import ChannelUser, LocalChannel, TeamsChannelThread
+
+AGENTS_CHANNEL = "19:local-agents@thread.tacv2"
 
 
 class Transcript:
@@ -125,6 +133,62 @@ async def chat(url: str, channel_id: str, user_id: str) -> int:
             return 1
 
 
+class Cards:
+    """The case cards the agents' channel has seen: card id -> case id, newest last."""
+
+    def __init__(self, transcript: Transcript) -> None:
+        self._transcript = transcript
+        self.cases: dict[str, str] = {}
+
+    def show(self, activity: dict[str, Any]) -> None:
+        self._transcript.show(activity)
+        for attachment in activity.get("attachments") or []:
+            for action in (attachment.get("content") or {}).get("actions") or []:
+                case = (action.get("data") or {}).get("case")
+                if case and activity.get("id"):
+                    self.cases[activity["id"]] = case
+
+
+async def agent_chat(url: str, agent_id: str, team_id: str) -> int:
+    cards = Cards(Transcript())
+    async with LocalChannel(url, "msteams", on_reply=cards.show) as teams:
+        agent = ChannelUser(agent_id, agent_id.title())
+        channel = teams.channel_thread(agent, AGENTS_CHANNEL, team_id)
+        thread: TeamsChannelThread | None = None
+        print(f"Agent {agent.name} in the agents' channel of team {team_id}, at {url}.\n"
+              "  /take: take the newest case; then type to the customer; /end; /queue; "
+              "/quit")  # fmt: skip
+        try:
+            await channel.say("/desk here")
+            loop = asyncio.get_running_loop()
+            while True:
+                print("agent> ", end="", flush=True)
+                line = await loop.run_in_executor(None, sys.stdin.readline)
+                text = line.strip()
+                if not line or text == "/quit":
+                    print()
+                    return 0
+                if not text:
+                    continue
+                if text == "/take":
+                    if not cards.cases:
+                        print("     (no case card yet)")
+                        continue
+                    card_id, case_id = list(cards.cases.items())[-1]
+                    thread = channel.thread(card_id)
+                    await thread.say(value={"handoffAction": "take", "case": case_id})
+                elif text == "/queue" or thread is None:
+                    await channel.say(text)
+                else:
+                    await thread.say(text)
+                    if text == "/end":
+                        thread = None
+        except aiohttp.ClientConnectionError:
+            print(f"\nNo bot answers at {url}. Start it with `make run` in another terminal.",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+
+
 def default_url() -> str:
     """Where `make run` serves: PORT from the environment or `.env`."""
     try:
@@ -147,9 +211,21 @@ def main() -> None:
         help="which channel's activities to send",
     )
     parser.add_argument("--user", default="customer", help="the customer's channel user id")
+    parser.add_argument(
+        "--agent", action="store_true", help="be an agent in the agents' Teams channel"
+    )
     arguments = parser.parse_args()
     try:
         url = arguments.url or default_url()
+        if arguments.agent:
+            team_id = load_settings().HANDOFF_TEAM_ID
+            if not team_id:
+                print("Set HANDOFF_TEAM_ID in .env (any id, e.g. 19:local-team@thread.tacv2), "
+                      "restart make run, then try again: only that team's members are agents.",
+                      file=sys.stderr)  # fmt: skip
+                sys.exit(2)
+            user = arguments.user if arguments.user != "customer" else "agent"
+            sys.exit(asyncio.run(agent_chat(url, user, team_id)))
         sys.exit(asyncio.run(chat(url, arguments.channel, arguments.user)))
     except KeyboardInterrupt:
         print()
