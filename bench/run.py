@@ -31,6 +31,7 @@ from tempfile import TemporaryDirectory
 import aiohttp
 from aiohttp import web
 
+from bench.handoff import measure_relay
 from tools.local_peers import KEY, CosmosServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,6 +250,7 @@ async def run(
     }
     for storage, ratio in ratios.items():
         print(f"ours / samples' pattern, {storage}: {ratio}x turns/s")
+    relay = await measure_relay(start_bot, wait_until_up, cpu_seconds, serve, users, seconds)
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
@@ -259,6 +261,7 @@ async def run(
         "cosmos_keeps_connections": keep_alive,
         "results": [asdict(r) for r in results],
         "ratios_turns_per_second": ratios,
+        "handoff_relay": asdict(relay),
     }
 
 
