@@ -250,8 +250,9 @@ def _is_theirs(case: Case, agent: Agent) -> bool:
 
 
 def _agent_id(activity: Activity) -> str:
-    sender = activity.from_property
-    return getattr(sender, "aad_object_id", None) or sender.id
+    # The channel's user id: Teams sends it on every activity (a card's click may come
+    # without the Entra object id, which only decides who is an agent).
+    return activity.from_property.id
 
 
 def _text(activity: Activity) -> str:

@@ -465,3 +465,20 @@ async def test_a_handoff_status_with_no_case_or_a_made_up_state_changes_nothing(
         assert await customer.send(type="event", name="handoff.status", value="accepted") == []
         ((_, case),) = await parts.handoff.waiting_cases()
         assert case.state == CaseState.WAITING
+
+
+async def test_an_agent_whose_click_carries_no_entra_id_is_still_the_same_agent() -> None:
+    async with bot_desk_and_web(handoff_settings()) as (_, desk, webchat):
+        await open_desk(desk)
+        customer = webchat.conversation()
+        await customer.say("agent")
+        card_id = card_id_of(desk)
+        thread = desk.as_agent(ANA).thread(card_id)
+        case_id = case_id_of(desk.cards()[-1]["attachments"][0]["content"])
+        # Some clients send a card's click with the user's channel id only.
+        click = {"id": ANA.id, "name": ANA.name}
+        await thread.send(type="message", value={"handoffAction": "take", "case": case_id},
+                          **{"from": click})  # fmt: skip
+        before = len(webchat.received(customer.id))
+        assert await thread.say("Hello from Ana") == []
+        assert texts(new_to(webchat, customer, before)) == ["Hello from Ana"]
