@@ -153,6 +153,8 @@ class HandoffDialog(ComponentDialog):
             log.warning("a ticket could not be kept: %s", error)
             await send_reply(step.context, replies.TICKET_FAILED)
             return await step.end_dialog()
+        if ticket.case_id:
+            await self._handoff.record_ticket(ticket.case_id, ticket.reference)
         await send_reply(step.context, replies.ticket_created(ticket.reference, ticket.contact))
         return await step.end_dialog()
 

@@ -67,6 +67,17 @@ class TranscriptLine(_Model):
     at: datetime
 
 
+class CaseEvent(_Model):
+    """One step of a case, for the analytics: requested (value: position), taken (value:
+    seconds waited), reminded, ended / withdrawn / timedOut / failed (value: seconds
+    since taken, or waited), solved (value: 1 or 0), ticket."""
+
+    name: str
+    at: datetime
+    value: float | None = None
+    detail: str | None = None
+
+
 class Agent(_Model):
     id: str
     name: str
@@ -99,6 +110,11 @@ class Case(_Model):
     reminded_at: datetime | None = None
     # After the agent ended it: did it solve the problem (None: not answered).
     solved: bool | None = None
+    events: list[CaseEvent] = Field(default_factory=list)
+
+    def record(self, name: str, at: datetime, value: float | None = None,
+               detail: str | None = None) -> None:  # fmt: skip
+        self.events.append(CaseEvent(name=name, at=at, value=value, detail=detail))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Case:

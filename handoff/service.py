@@ -182,8 +182,15 @@ class HandoffService:
             await self.desk.customer_typing(case)
 
     async def record_solved(self, case_id: str, solved: bool) -> None:
-        await self._change(case_id, lambda c: _solved(c, solved))
+        now = self._clock()
+        await self._change(case_id, lambda c: _solved(c, solved, now))
         log.info("case %s: solved=%s", case_id, solved)
+
+    async def record_ticket(self, case_id: str, reference: str) -> None:
+        """The customer left a note after this case: the ticket is on the case's record."""
+        now = self._clock()
+        await self._change(case_id, lambda c: _ticket(c, reference, now))
+        log.info("case %s: ticket %s", case_id, reference)
 
     # --- the agents' side ----------------------------------------------------------
 
@@ -396,6 +403,7 @@ def _placed(case: Case, placed: Case, position: int) -> bool:
     case.desk_thread = placed.desk_thread
     case.desk_card_id = placed.desk_card_id
     case.told_position = position
+    case.record("requested", case.requested_at, position, case.reason.value)
     return True
 
 
@@ -413,14 +421,17 @@ def _take(case: Case, agent: Agent, at: datetime) -> bool:
     case.state = CaseState.WITH_AGENT
     case.agent = agent
     case.taken_at = at
+    case.record("taken", at, case.wait_seconds)
     return True
 
 
 def _close(case: Case, state: CaseState, at: datetime, only_from: tuple[CaseState, ...]) -> bool:
     if case.state not in only_from:
         return False
+    since = case.taken_at or case.requested_at
     case.state = state
     case.closed_at = at
+    case.record(state.value, at, (at - since).total_seconds())
     return True
 
 
@@ -428,6 +439,7 @@ def _reminded(case: Case, at: datetime) -> bool:
     if case.state != CaseState.WAITING or case.reminded_at is not None:
         return False
     case.reminded_at = at
+    case.record("reminded", at, (at - case.requested_at).total_seconds())
     return True
 
 
@@ -438,10 +450,16 @@ def _told(case: Case, position: int) -> bool:
     return True
 
 
-def _solved(case: Case, solved: bool) -> bool:
+def _solved(case: Case, solved: bool, at: datetime) -> bool:
     if case.solved is not None:
         return False
     case.solved = solved
+    case.record("solved", at, 1 if solved else 0)
+    return True
+
+
+def _ticket(case: Case, reference: str, at: datetime) -> bool:
+    case.record("ticket", at, detail=reference)
     return True
 
 

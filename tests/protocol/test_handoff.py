@@ -7,12 +7,14 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from botbuilder.schema import Activity, Transcript
 
@@ -98,7 +100,10 @@ def new_to(channel: LocalChannel, conversation: Conversation, before: int) -> li
     return channel.received(conversation.id)[before:]
 
 
-async def test_a_customer_and_an_agent_talk_through_the_bot_and_the_bot_takes_back() -> None:
+async def test_a_customer_and_an_agent_talk_through_the_bot_and_the_bot_takes_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
     async with bot_desk_and_web(handoff_settings()) as (parts, desk, webchat):
         await open_desk(desk)
         customer = webchat.conversation(ChannelUser("web-1", "Sam"))
@@ -148,6 +153,12 @@ async def test_a_customer_and_an_agent_talk_through_the_bot_and_the_bot_takes_ba
         case = await parts.handoff.get(case_id_of(card))
         assert case is not None and (case.state, case.solved) == (CaseState.ENDED, True)
         assert case.wait_seconds is not None and case.handling_seconds is not None
+        # Each step is on the case's record for the analytics; the logs carry no words.
+        assert [e.name for e in case.events] == ["requested", "taken", "ended", "solved"]
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert f"case {case.id} taken after" in logged
+        for words in ("daughter's birthday", "Let me check with the courier"):
+            assert words not in logged
 
 
 async def test_two_agents_take_the_same_case_at_once_and_one_gets_it() -> None:
@@ -276,7 +287,12 @@ async def test_nobody_takes_the_case_in_time_agents_are_reminded_then_a_note_is_
         assert texts(new_to(webchat, customer, before)) == [replies.NOBODY_FREE.text]
         assert "Nobody took it in time" in json.dumps(desk.latest_card(card_id))
         assert texts(await take(desk, ANA, card_id)) == ["This case is no longer waiting."]
-        await leave_a_note(customer, "sam@example.com", "Still no router")
+        reference = await leave_a_note(customer, "sam@example.com", "Still no router")
+        case = await parts.handoff.get(case_id_of(desk.cards()[-1]["attachments"][0]["content"]))
+        assert case is not None
+        assert [(e.name, e.detail) for e in case.events][1:] == [
+            ("reminded", None), ("timedOut", None), ("ticket", reference),
+        ]  # fmt: skip
 
 
 async def test_a_restart_during_a_live_handoff_keeps_it_live(tmp_path: Path) -> None:
