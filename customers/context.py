@@ -13,6 +13,7 @@ RECENT_ORDER_WINDOW = timedelta(days=30)
 RESUME_WINDOW = timedelta(hours=24)
 MAX_VERIFIED_ORDERS = 20
 MAX_TROUBLESHOOTING = 20
+MAX_HANDOFF_RECORDS = 50
 
 
 class _Model(BaseModel):
@@ -79,6 +80,9 @@ class CustomerContext(_Model):
     verified_orders: list[str] = Field(default_factory=list)
     # Troubleshooting walks, newest last (for the next agent, and the analytics).
     troubleshooting: list[TroubleshootingRecord] = Field(default_factory=list)
+    # Storage keys of the hand-off cases and tickets kept about this customer (they hold
+    # messages and contact details), so that "forget me" deletes them too.
+    handoff_records: list[str] = Field(default_factory=list)
 
     # --- reading ---------------------------------------------------------------
 
@@ -164,6 +168,9 @@ class CustomerContext(_Model):
     def request_handoff(self, at: datetime) -> None:
         self.handoff_requested_at = at
 
+    def keep_handoff_record(self, key: str) -> None:
+        self.handoff_records = [*self.handoff_records[-(MAX_HANDOFF_RECORDS - 1) :], key]
+
     def record_troubleshooting(self, record: TroubleshootingRecord) -> None:
         self.troubleshooting = [*self.troubleshooting[-(MAX_TROUBLESHOOTING - 1) :], record]
 
@@ -195,6 +202,8 @@ IDENTIFIER_AND_TASK_FIELDS = frozenset(
         "link_codes",
         # which guide steps were tried on a device: task state, nothing personal
         "troubleshooting",
+        # keys of cases and tickets, so they can be deleted with the customer
+        "handoff_records",
     }
 )
 

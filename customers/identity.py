@@ -192,7 +192,8 @@ class IdentityService:
         return new_customer
 
     async def forget(self, customer_id: str) -> None:
-        """Deletes the customer's context, identity links and every conversation held for them."""
+        """Deletes the customer's context, identity links, every conversation held for them,
+        and their hand-off cases and tickets."""
         context = await self._context(customer_id)
         accounts = [record.account for record in context.channel_accounts]
         for account in accounts:
@@ -200,6 +201,7 @@ class IdentityService:
         await self._documents.delete(
             [
                 *context.conversations,
+                *context.handoff_records,
                 *(_code_key(code) for code in context.link_codes),
                 *(_account_key(account) for account in accounts),
                 *(key for account in accounts for key in _attempt_slot_keys(account)),

@@ -27,11 +27,11 @@ from dialogs.booking_dialog import GAVE_UP, one_of_offered
 from dialogs.clock import Clock
 from dialogs.reply_activity import choice_options, prompt_options, send_reply
 from handoff.cases import ConversationRef, Reason, TranscriptLine
-from handoff.service import HandoffService, Queued, Unavailable
+from handoff.service import HandoffService, Queued, Unavailable, case_key
 from nlu.entities import find_email, find_phone
 from services.orders import OrderService
 from services.scheduling import AppointmentStatus, SchedulingService
-from services.tickets import MAX_NOTE_CHARS, Ticket, TicketService, new_reference
+from services.tickets import MAX_NOTE_CHARS, Ticket, TicketService, new_reference, ticket_key
 from state.customer_context import CustomerContextAccessor, turn_customer_id
 from state.documents import StorageError
 
@@ -108,6 +108,8 @@ class HandoffDialog(ComponentDialog):
         )  # fmt: skip
         if isinstance(outcome, Queued):
             await self._handoff_case.set(step.context, outcome.case.id)
+            key = case_key(outcome.case.id)
+            await self._customer_contexts.update(step.context, lambda c: c.keep_handoff_record(key))
             await send_reply(step.context, replies.queued(outcome.position, outcome.wait_minutes))
             return await step.end_dialog()
         step.values[WHY_NO_PERSON] = outcome.value
@@ -153,6 +155,8 @@ class HandoffDialog(ComponentDialog):
             log.warning("a ticket could not be kept: %s", error)
             await send_reply(step.context, replies.TICKET_FAILED)
             return await step.end_dialog()
+        key = ticket_key(ticket.reference)
+        await self._customer_contexts.update(step.context, lambda c: c.keep_handoff_record(key))
         if ticket.case_id:
             await self._handoff.record_ticket(ticket.case_id, ticket.reference)
         await send_reply(step.context, replies.ticket_created(ticket.reference, ticket.contact))

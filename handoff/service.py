@@ -131,7 +131,7 @@ class HandoffService:
             customer_last_message_at=now,
         )
         await self._documents.write(
-            {_case_key(case.id): DocumentWrite(case.to_json(), create_only=True, ttl=CASE_TTL)}
+            {case_key(case.id): DocumentWrite(case.to_json(), create_only=True, ttl=CASE_TTL)}
         )
         waiting, waits = await self._change_queue(lambda ids: [*ids, case.id])
         position = waiting.index(case.id) + 1
@@ -154,7 +154,7 @@ class HandoffService:
         return Queued(case, position, _estimate(waits, position))
 
     async def get(self, case_id: str) -> Case | None:
-        stored = (await self._documents.read([_case_key(case_id)])).get(_case_key(case_id))
+        stored = (await self._documents.read([case_key(case_id)])).get(case_key(case_id))
         return Case.from_json(stored.data) if stored else None
 
     async def position(self, case_id: str) -> int | None:
@@ -237,8 +237,8 @@ class HandoffService:
     async def waiting_cases(self) -> list[tuple[int, Case]]:
         stored = (await self._documents.read([QUEUE_KEY])).get(QUEUE_KEY)
         ids = list(stored.data.get("waiting", [])) if stored else []
-        found = await self._documents.read([_case_key(i) for i in ids])
-        cases = [Case.from_json(found[_case_key(i)].data) for i in ids if _case_key(i) in found]
+        found = await self._documents.read([case_key(i) for i in ids])
+        cases = [Case.from_json(found[case_key(i)].data) for i in ids if case_key(i) in found]
         return list(enumerate(cases, start=1))
 
     async def case_for_thread(self, conversation_id: str) -> Case | None:
@@ -336,7 +336,7 @@ class HandoffService:
     async def _change(self, case_id: str, change: Callable[[Case], bool]) -> Case | None:
         """Applies `change` to the stored case; None when it does not apply (returned
         False) or the case does not exist."""
-        key = _case_key(case_id)
+        key = case_key(case_id)
         for _ in range(WRITE_ATTEMPTS):
             stored = (await self._documents.read([key])).get(key)
             if stored is None:
@@ -385,7 +385,7 @@ def _new_id() -> str:
     return secrets.token_hex(8)
 
 
-def _case_key(case_id: str) -> str:
+def case_key(case_id: str) -> str:
     return f"{CASE_PREFIX}{case_id}"
 
 

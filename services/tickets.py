@@ -57,6 +57,10 @@ class TicketService(Protocol):
         ...
 
 
+def ticket_key(reference: str) -> str:
+    return f"{TICKET_PREFIX}{reference}"
+
+
 def new_reference() -> str:
     return REFERENCE_PREFIX + "".join(secrets.choice(_REFERENCE_LETTERS) for _ in range(6))
 
@@ -69,7 +73,7 @@ class StoredTickets:
 
     async def create(self, ticket: Ticket) -> Ticket:
         await self._documents.write({
-            f"{TICKET_PREFIX}{ticket.reference}": DocumentWrite(
+            ticket_key(ticket.reference): DocumentWrite(
                 ticket.to_json(), create_only=True, ttl=TICKET_TTL
             )
         })  # fmt: skip
@@ -77,6 +81,6 @@ class StoredTickets:
         return ticket
 
     async def get(self, reference: str) -> dict[str, Any] | None:
-        key = f"{TICKET_PREFIX}{reference}"
+        key = ticket_key(reference)
         stored = (await self._documents.read([key])).get(key)
         return stored.data if stored else None

@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from services.resilient_http import ResilientJsonClient, Unavailable
-from services.tickets import TICKET_PREFIX, TICKET_TTL, StoredTickets, Ticket
+from services.tickets import TICKET_TTL, StoredTickets, Ticket, ticket_key
 from state.documents import DocumentStore, DocumentWrite, StorageError
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class WebhookTickets:
         return await self._stored.get(reference)
 
     async def _mark_undelivered(self, ticket: Ticket) -> None:
-        key = f"{TICKET_PREFIX}{ticket.reference}"
+        key = ticket_key(ticket.reference)
         try:
             await self._documents.write(
                 {

@@ -293,6 +293,11 @@ async def test_nobody_takes_the_case_in_time_agents_are_reminded_then_a_note_is_
         assert [(e.name, e.detail) for e in case.events][1:] == [
             ("reminded", None), ("timedOut", None), ("ticket", reference),
         ]  # fmt: skip
+        # "Forget me" deletes the case (its messages) and the ticket (contact details) too.
+        await customer.say("delete my data")
+        assert texts(await customer.say("yes")) == [replies.DATA_DELETED.text]
+        assert await parts.handoff.get(case.id) is None
+        assert await parts.tickets.get(reference) is None
 
 
 async def test_a_restart_during_a_live_handoff_keeps_it_live(tmp_path: Path) -> None:
