@@ -6,7 +6,8 @@ with its settings in the environment. C users each go through the conversation
 (join, "where is my order?", the number) again and again for D seconds over real
 HTTP; every answer is checked. For each bot and storage it reports turns/s, p50
 and p99 turn latency, errors, and the bot process's CPU seconds per turn, then
-the ratios ours / samples'. Results: bench/results.json and bench/results.png.
+the ratios ours / samples'; then the hand-off relay (bench/handoff.py) with as many
+live customer-agent pairs as users. Results: bench/results.json and bench/results.png.
 """
 
 from __future__ import annotations
