@@ -104,6 +104,8 @@ class Case(_Model):
     desk_card_id: str | None = None
     # The customer's last message (Messenger: agent replies after 24 h need a tag).
     customer_last_message_at: datetime | None = None
+    # The last message either way, once taken (a case idle too long is ended).
+    last_message_at: datetime | None = None
     # The position the customer was last told, so a move up is told once.
     told_position: int | None = None
     # Agents were reminded that this case is still waiting.

@@ -50,6 +50,8 @@ DEFAULT_WAIT_PER_PLACE = timedelta(minutes=3)
 TELL_MOVES_UP_TO = 5
 # Closed cases are kept this long (the analytics read them), then forgotten.
 CASE_TTL = 90 * 24 * 3600
+# A case with an agent where neither side writes for this long is ended: the bot takes back.
+AGENT_IDLE = timedelta(minutes=30)
 # Messenger: free replies for 24 h after the customer's last message; after it, an agent's
 # reply needs the HUMAN_AGENT tag (7 days).
 MESSENGER_WINDOW = timedelta(hours=24)
@@ -202,8 +204,9 @@ class HandoffService:
             case = await self.get(case_id)
             return Taken(case, by_you=False) if case else None
         waiting, _ = await self._change_queue(
-            lambda ids: [i for i in ids if i != case_id], wait=taken.wait_seconds
-        )
+            lambda ids: [i for i in ids if i != case_id], wait=taken.wait_seconds,
+            live=lambda ids: [*ids, case_id],
+        )  # fmt: skip
         log.info("case %s taken after %.0f s", case_id, taken.wait_seconds or 0)
         await self._desk_sees(taken)
         await self._tell_moves_up(waiting)
@@ -253,8 +256,9 @@ class HandoffService:
         taken = await self._change(case_id, lambda c: _take(c, agent, now))
         if taken is not None:
             await self._change_queue(
-                lambda ids: [i for i in ids if i != case_id], wait=taken.wait_seconds
-            )
+                lambda ids: [i for i in ids if i != case_id], wait=taken.wait_seconds,
+                live=lambda ids: [*ids, case_id],
+            )  # fmt: skip
             log.info("case %s accepted by the contact center after %.0f s",
                      case_id, taken.wait_seconds or 0)  # fmt: skip
         return taken
@@ -270,24 +274,43 @@ class HandoffService:
     # --- time --------------------------------------------------------------------
 
     async def tick(self) -> None:
-        """Times out the cases nobody took within the maximum wait, and reminds the agents
-        of those waiting longer than they should. Any instance may run it at any time."""
+        """Times out the cases nobody took within the maximum wait, reminds the agents of
+        those waiting longer than they should, and ends the cases where neither side has
+        written for AGENT_IDLE (an agent who left without ending must not leave the
+        customer with a silent bot). Any instance may run it at any time: each change is
+        made once."""
         now = self._clock()
         for _, case in await self.waiting_cases():
-            waited = now - case.requested_at
-            if waited >= self._max_wait:
-                timed_out = await self._close(
-                    case.id, CaseState.TIMED_OUT, only_from=(CaseState.WAITING,)
-                )
-                if timed_out is not None:
-                    await self._tell(timed_out, replies.NOBODY_FREE)
-            elif waited >= self._remind_after and case.reminded_at is None:
-                reminded = await self._change(case.id, lambda c: _reminded(c, now))
-                if reminded is not None:
-                    try:
-                        await self.desk.remind(reminded, int(waited.total_seconds() // 60))
-                    except (ConnectionError, TimeoutError) as error:
-                        log.warning("case %s: the reminder failed: %s", case.id, error)
+            try:
+                await self._tick_waiting(case, now)
+            except (ConnectionError, TimeoutError) as error:
+                log.warning("case %s: the customer or the desk was not told: %s", case.id, error)
+        for case in await self._live_cases():
+            if now - (case.last_message_at or case.taken_at or now) >= AGENT_IDLE:
+                try:
+                    await self.end(case.id)
+                except (ConnectionError, TimeoutError) as error:
+                    log.warning("case %s ended idle; the customer was not told: %s",
+                                case.id, error)  # fmt: skip
+
+    async def _tick_waiting(self, case: Case, now: datetime) -> None:
+        waited = now - case.requested_at
+        if waited >= self._max_wait:
+            timed_out = await self._close(
+                case.id, CaseState.TIMED_OUT, only_from=(CaseState.WAITING,)
+            )
+            if timed_out is not None:
+                await self._tell(timed_out, replies.NOBODY_FREE)
+        elif waited >= self._remind_after and case.reminded_at is None:
+            reminded = await self._change(case.id, lambda c: _reminded(c, now))
+            if reminded is not None:
+                await self.desk.remind(reminded, int(waited.total_seconds() // 60))
+
+    async def _live_cases(self) -> list[Case]:
+        stored = (await self._documents.read([QUEUE_KEY])).get(QUEUE_KEY)
+        ids = list(stored.data.get("live", [])) if stored else []
+        found = await self._documents.read([case_key(i) for i in ids])
+        return [Case.from_json(found[case_key(i)].data) for i in ids if case_key(i) in found]
 
     # --- inside ------------------------------------------------------------------
 
@@ -303,7 +326,11 @@ class HandoffService:
         closed = await self._change(case_id, lambda c: _close(c, state, now, only_from))
         if closed is None:
             return None
-        waiting, _ = await self._change_queue(lambda ids: [i for i in ids if i != case_id])
+
+        def without(ids: list[str]) -> list[str]:
+            return [i for i in ids if i != case_id]
+
+        waiting, _ = await self._change_queue(without, live=without)
         log.info("case %s %s (handled %.0f s)", case_id, state, closed.handling_seconds or 0)
         if not quiet:
             await self._desk_sees(closed)
@@ -354,18 +381,25 @@ class HandoffService:
         raise StorageError(f"case {case_id} kept changing under this write")
 
     async def _change_queue(
-        self, change: Callable[[list[str]], list[str]], wait: float | None = None
+        self,
+        change: Callable[[list[str]], list[str]],
+        wait: float | None = None,
+        *,
+        live: Callable[[list[str]], list[str]] = list,
     ) -> tuple[list[str], list[float]]:
+        """Changes the waiting cases (and the live ones, with an agent); returns the
+        waiting ones and the recent waits."""
         for _ in range(WRITE_ATTEMPTS):
             stored = (await self._documents.read([QUEUE_KEY])).get(QUEUE_KEY)
             data = stored.data if stored else {}
             waiting = change(list(data.get("waiting", [])))
+            with_agent = live(list(data.get("live", [])))
             waits = list(data.get("recentWaits", []))
             if wait is not None:
                 waits = [*waits, wait][-RECENT_WAITS:]
             try:
                 await self._documents.write({QUEUE_KEY: DocumentWrite(
-                    {"waiting": waiting, "recentWaits": waits},
+                    {"waiting": waiting, "live": with_agent, "recentWaits": waits},
                     if_match=stored.etag if stored else None, create_only=stored is None,
                 )})  # fmt: skip
                 return waiting, waits
@@ -410,6 +444,7 @@ def _placed(case: Case, placed: Case, position: int) -> bool:
 def _heard(case: Case, sender: str, text: str, at: datetime) -> bool:
     line = TranscriptLine(sender=sender, text=text[:TRANSCRIPT_TEXT_LIMIT], at=at)
     case.transcript = [*case.transcript, line][-TRANSCRIPT_LENGTH:]
+    case.last_message_at = at
     if sender == "customer":
         case.customer_last_message_at = at
     return True
@@ -421,6 +456,7 @@ def _take(case: Case, agent: Agent, at: datetime) -> bool:
     case.state = CaseState.WITH_AGENT
     case.agent = agent
     case.taken_at = at
+    case.last_message_at = at
     case.record("taken", at, case.wait_seconds)
     return True
 

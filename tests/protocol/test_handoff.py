@@ -503,3 +503,25 @@ async def test_an_agent_whose_click_carries_no_entra_id_is_still_the_same_agent(
         before = len(webchat.received(customer.id))
         assert await thread.say("Hello from Ana") == []
         assert texts(new_to(webchat, customer, before)) == ["Hello from Ana"]
+
+
+async def test_a_case_where_nobody_writes_for_half_an_hour_goes_back_to_the_bot() -> None:
+    clock = MovableClock()
+    async with bot_desk_and_web(handoff_settings(), clock) as (parts, desk, webchat):
+        await open_desk(desk)
+        customer = webchat.conversation()
+        await customer.say("agent")
+        card_id = card_id_of(desk)
+        await take(desk, ANA, card_id)
+        clock.advance(timedelta(minutes=20))
+        await customer.say("are you still there?")
+        clock.advance(timedelta(minutes=29))
+        await parts.handoff.tick()  # 29 minutes since the last message: still live
+        assert await customer.say("hello?") == []
+        clock.advance(timedelta(minutes=31))
+        before = len(webchat.received(customer.id))
+        await parts.handoff.tick()
+        assert texts(new_to(webchat, customer, before)) == [replies.agent_left("Ana").text]
+        assert "Ended by Ana" in json.dumps(desk.latest_card(card_id))
+        answer = texts(await customer.say("where is order 123456?"))
+        assert answer[0].startswith("Your order 123456 is out for delivery")
