@@ -32,6 +32,11 @@ class AgentDesk(Protocol):
         """Whether cases can be posted at all (the agents' channel is set up)."""
         ...
 
+    def answers_on(self, case: Case) -> ConversationRef | None:
+        """Where the desk's answers about `case` will arrive, when that is known before the
+        case is shown (a contact center answers on the customer's own conversation)."""
+        ...
+
     async def open_case(self, case: Case, position: int) -> Case:
         """Shows a new waiting case to the agents; returns it with where the desk put it.
         DeskUnavailable when it cannot."""

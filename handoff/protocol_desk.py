@@ -9,7 +9,7 @@ events (accepted, failed, completed), which the bot reads in bots/agent_desk.py.
 
 from __future__ import annotations
 
-from handoff.cases import Case, TranscriptLine
+from handoff.cases import Case, ConversationRef, TranscriptLine
 from handoff.desk import Json, Outbound
 
 INITIATE = "handoff.initiate"
@@ -25,10 +25,14 @@ class ProtocolDesk:
     async def ready(self) -> bool:
         return True  # the contact center answers `failed` when nobody is there
 
+    def answers_on(self, case: Case) -> ConversationRef:
+        # The contact center answers on the customer's own conversation, possibly before
+        # the event that asks it has been acknowledged.
+        return case.customer
+
     async def open_case(self, case: Case, position: int) -> Case:
         await self._outbound.send(case.customer, initiate_event(case))
-        # The contact center answers on the customer's own conversation.
-        return case.model_copy(update={"desk_thread": case.customer})
+        return case
 
     async def case_changed(self, case: Case) -> None:
         return None  # the contact center keeps its own view of the conversation

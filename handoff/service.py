@@ -132,9 +132,12 @@ class HandoffService:
             transcript=transcript[-TRANSCRIPT_LENGTH:],
             customer_last_message_at=now,
         )
+        case.desk_thread = self.desk.answers_on(case)
         await self._documents.write(
             {case_key(case.id): DocumentWrite(case.to_json(), create_only=True, ttl=CASE_TTL)}
         )
+        if case.desk_thread is not None:
+            await self._index_thread(case)
         waiting, waits = await self._change_queue(lambda ids: [*ids, case.id])
         position = waiting.index(case.id) + 1
         try:
@@ -143,14 +146,9 @@ class HandoffService:
             log.warning("the %s desk could not take case %s: %s", self.desk.name, case.id, error)
             await self._close(case.id, CaseState.FAILED, quiet=True)
             return Unavailable.NO_DESK
-        case = (
-            await self._change(
-                case.id,
-                lambda c: _placed(c, placed, position),
-            )
-            or case
-        )
-        if case.desk_thread is not None:
+        indexed = case.desk_thread is not None
+        case = await self._change(case.id, lambda c: _placed(c, placed, position)) or case
+        if case.desk_thread is not None and not indexed:
             await self._index_thread(case)
         log.info("hand-off case %s requested (%s), position %d", case.id, reason, position)
         return Queued(case, position, _estimate(waits, position))

@@ -47,6 +47,9 @@ class TeamsDesk:
     async def ready(self) -> bool:
         return await self.channel() is not None
 
+    def answers_on(self, case: Case) -> None:
+        return None  # the card's thread, known once the card is posted
+
     async def open_case(self, case: Case, position: int) -> Case:
         channel = await self.channel()
         if channel is None:

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -525,3 +526,26 @@ async def test_a_case_where_nobody_writes_for_half_an_hour_goes_back_to_the_bot(
         assert "Ended by Ana" in json.dumps(desk.latest_card(card_id))
         answer = texts(await customer.say("where is order 123456?"))
         assert answer[0].startswith("Your order 123456 is out for delivery")
+
+
+async def test_a_contact_center_that_accepts_at_once_is_heard() -> None:
+    """The hub may answer before it has even acknowledged the bot's handoff.initiate."""
+    async with serve_bot_parts(protocol_settings(), MovableClock()) as (url, parts):
+        channel = LocalChannel(url, "directline")
+        customer = channel.conversation()
+
+        async def hub(request: web.Request) -> web.Response:
+            activity = await request.json()
+            if activity.get("name") == "handoff.initiate":
+                # Accepted, and the bot has heard it, before the initiate is acknowledged.
+                assert await customer.send(**status("accepted", "Ana")) == []
+            return web.json_response({"id": uuid.uuid4().hex})
+
+        app = web.Application()
+        app.router.add_post("/v3/conversations/{conversation}/activities", hub)
+        async with serve(app) as hub_url, channel:
+            channel.service_url = hub_url
+            await customer.say("agent")
+            assert await parts.handoff.waiting_cases() == []
+            case = await parts.handoff.case_for_thread(customer.id)
+            assert case is not None and case.state == CaseState.WITH_AGENT
