@@ -50,6 +50,9 @@ DEFAULT_WAIT_PER_PLACE = timedelta(minutes=3)
 TELL_MOVES_UP_TO = 5
 # Closed cases are kept this long (the analytics read them), then forgotten.
 CASE_TTL = 90 * 24 * 3600
+# A relayed message is cut to this many characters: a Teams message holds about 28 KB,
+# and nobody types more in a chat.
+MAX_RELAYED_CHARS = 4000
 # A case with an agent where neither side writes for this long is ended: the bot takes back.
 AGENT_IDLE = timedelta(minutes=30)
 # Messenger: free replies for 24 h after the customer's last message; after it, an agent's
@@ -167,6 +170,7 @@ class HandoffService:
         return await self._close(case_id, CaseState.WITHDRAWN, only_from=(CaseState.WAITING,))
 
     async def customer_said(self, case: Case, text: str) -> None:
+        text = _within_limit(text)
         now = self._clock()
         await self._change(case.id, lambda c: _heard(c, "customer", text, now))
         try:
@@ -217,6 +221,7 @@ class HandoffService:
         answer (not taken, or closed)."""
         if case.state != CaseState.WITH_AGENT:
             return False
+        text = _within_limit(text)
         now = self._clock()
         await self._change(case.id, lambda c: _heard(c, "agent", text, now))
         await self._tell(case, replies.Reply(text), agent_reply=True)
@@ -424,6 +429,12 @@ def case_key(case_id: str) -> str:
 def _thread_key(conversation_id: str) -> str:
     # Teams' thread ids are long and full of ';' and ':': hashed into a key.
     return THREAD_PREFIX + hashlib.sha256(conversation_id.encode()).hexdigest()[:40]
+
+
+def _within_limit(text: str) -> str:
+    if len(text) <= MAX_RELAYED_CHARS:
+        return text
+    return text[: MAX_RELAYED_CHARS - 20].rstrip() + " … (message cut)"
 
 
 def _estimate(waits: list[float], position: int) -> int:

@@ -549,3 +549,27 @@ async def test_a_contact_center_that_accepts_at_once_is_heard() -> None:
             assert await parts.handoff.waiting_cases() == []
             case = await parts.handoff.case_for_thread(customer.id)
             assert case is not None and case.state == CaseState.WITH_AGENT
+
+
+async def test_a_redelivered_message_is_relayed_once_and_a_huge_one_is_cut() -> None:
+    async with bot_desk_and_web(handoff_settings()) as (_, desk, webchat):
+        await open_desk(desk)
+        customer = webchat.conversation()
+        await customer.say("agent")
+        card_id = card_id_of(desk)
+        await take(desk, ANA, card_id)
+        thread = desk.as_agent(ANA).thread(card_id)
+        before = len(webchat.received(customer.id))
+        # The channel delivers the agent's message, then delivers it again (a retry).
+        activity = thread.activity(type="message", text="Only once, please")
+        for _ in range(2):
+            assert (await desk.teams.post(activity)).status == 201
+        assert texts(new_to(webchat, customer, before)) == ["Only once, please"]
+        again = customer.activity(type="message", text="Me too")
+        for _ in range(2):
+            assert (await webchat.post(again)).status == 201
+        assert desk.thread_texts(card_id).count("**Customer:** Me too") == 1
+        # 200 KB pasted: the agent gets the start of it, within what a Teams message holds.
+        await customer.say("x" * 200_000)
+        relayed = desk.thread_texts(card_id)[-1]
+        assert len(relayed) < 4100 and relayed.endswith("(message cut)")
