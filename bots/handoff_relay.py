@@ -109,4 +109,4 @@ def _with_links(turn_context: TurnContext, text: str) -> str:
         for a in turn_context.activity.attachments or []
         if getattr(a, "content_url", None)
     ]
-    return "\n".join([text, *links]) if links else text
+    return "\n".join(filter(None, [text, *links]))

@@ -573,3 +573,25 @@ async def test_a_redelivered_message_is_relayed_once_and_a_huge_one_is_cut() -> 
         await customer.say("x" * 200_000)
         relayed = desk.thread_texts(card_id)[-1]
         assert len(relayed) < 4100 and relayed.endswith("(message cut)")
+
+
+async def test_files_go_both_ways_as_links() -> None:
+    async with bot_desk_and_web(handoff_settings()) as (_, desk, webchat):
+        await open_desk(desk)
+        customer = webchat.conversation()
+        await customer.say("agent")
+        card_id = card_id_of(desk)
+        await take(desk, ANA, card_id)
+        photo = {"contentType": "image/png", "name": "router.png",
+                 "contentUrl": "https://files.example.com/router.png"}  # fmt: skip
+        assert await customer.say(attachments=[photo]) == []
+        assert desk.thread_texts(card_id)[-1] == (
+            "**Customer:** router.png: https://files.example.com/router.png"
+        )
+        manual = {"contentType": "application/pdf", "name": "manual.pdf",
+                  "contentUrl": "https://files.example.com/manual.pdf"}  # fmt: skip
+        before = len(webchat.received(customer.id))
+        await desk.as_agent(ANA).thread(card_id).say("Here you go", attachments=[manual])
+        assert texts(new_to(webchat, customer, before)) == [
+            "Here you go\nmanual.pdf: https://files.example.com/manual.pdf"
+        ]
