@@ -11,8 +11,6 @@ relayed message reaches the other side's connector.
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
 import time
 import uuid
 from collections import defaultdict
@@ -21,6 +19,8 @@ from statistics import quantiles
 
 import aiohttp
 from aiohttp import web
+
+from bench.processes import cpu_seconds, serve, start_bot, stop_bot, wait_until_up
 
 AGENTS_CHANNEL = "19:bench-agents@thread.tacv2"
 TEAM_ID = "19:bench-team@thread.tacv2"
@@ -70,9 +70,7 @@ class Connector:
         return web.json_response({"id": activity_id})
 
 
-async def measure_relay(
-    start_bot, wait_until_up, cpu_seconds, serve, pairs: int, seconds: float
-) -> RelayResult:
+async def measure_relay(pairs: int, seconds: float) -> RelayResult:
     connector = Connector()
     app = web.Application()
     for path in ("/v3/conversations/{conversation}/activities",
@@ -145,11 +143,7 @@ async def measure_relay(
             await asyncio.gather(*(pair(c, t) for c, t in zip(customers, threads, strict=True)))
             elapsed, cpu = time.monotonic() - started, cpu_seconds(process.pid) - cpu_before
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_bot(process)
         await runner.cleanup()
     cuts = quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     result = RelayResult(

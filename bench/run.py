@@ -17,15 +17,11 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from statistics import quantiles
 from tempfile import TemporaryDirectory
 
@@ -33,12 +29,11 @@ import aiohttp
 from aiohttp import web
 
 from bench.handoff import measure_relay
-from tools.local_peers import KEY, CosmosServer, free_port
+from bench.processes import ROOT, cpu_seconds, serve, start_bot, stop_bot, wait_until_up
+from tools.local_peers import KEY, CosmosServer
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
 CHART = ROOT / "bench" / "results.png"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -74,50 +69,6 @@ async def order(request: web.Request) -> web.Response:
     return web.json_response(
         {"orderNumber": number, "status": "out for delivery", "eta": "2030-01-01T18:00:00+00:00"}
     )
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def start_bot(bot: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    command = (
-        [sys.executable, "app.py"] if bot == "ours" else [sys.executable, "-m", "bench.samples_bot"]
-    )
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env={**os.environ, **env, "PORT": str(port), "LOG_LEVEL": "WARNING"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return process, f"http://127.0.0.1:{port}/api/messages"
-
-
-async def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise RuntimeError(f"the bot exited with {process.returncode}")
-            try:
-                async with http.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the bot did not start")
 
 
 async def drive(
@@ -176,11 +127,7 @@ async def measure(bot: str, storage: str, env: dict[str, str], users: int, secon
         latencies, errors = await drive(bot_url, connector, users, seconds)
         elapsed, cpu = time.monotonic() - started, cpu_seconds(process.pid) - cpu_before
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_bot(process)
     cuts = quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     result = Result(
         bot, storage, users, round(elapsed, 2), len(latencies), errors,
@@ -251,7 +198,7 @@ async def run(
     }
     for storage, ratio in ratios.items():
         print(f"ours / samples' pattern, {storage}: {ratio}x turns/s")
-    relay = await measure_relay(start_bot, wait_until_up, cpu_seconds, serve, users, seconds)
+    relay = await measure_relay(users, seconds)
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "

@@ -97,6 +97,19 @@ async def take(desk: Desk, agent: ChannelUser, card_id: str) -> list[dict]:
     return await thread.say(value={"handoffAction": "take", "case": case_id})
 
 
+async def with_ana(
+    desk: Desk, webchat: LocalChannel
+) -> tuple[Conversation, str, TeamsChannelThread]:
+    """The desk set up, a new customer asking for a person and Ana taking the case: the
+    customer, the case's card id and Ana in its thread."""
+    await open_desk(desk)
+    customer = webchat.conversation()
+    await customer.say("agent")
+    card_id = card_id_of(desk)
+    await take(desk, ANA, card_id)
+    return customer, card_id, desk.as_agent(ANA).thread(card_id)
+
+
 def new_to(channel: LocalChannel, conversation: Conversation, before: int) -> list[dict]:
     return channel.received(conversation.id)[before:]
 
@@ -334,12 +347,7 @@ async def test_two_instances_one_for_the_customer_one_for_the_agent_lose_and_dou
         LocalChannel(customer_side, "webchat") as webchat,
     ):
         desk = Desk(teams)
-        await open_desk(desk)
-        customer = webchat.conversation()
-        await customer.say("agent")
-        card_id = card_id_of(desk)
-        await take(desk, ANA, card_id)
-        thread = desk.as_agent(ANA).thread(card_id)
+        customer, card_id, thread = await with_ana(desk, webchat)
         before = len(webchat.received(customer.id))
         await asyncio.gather(
             *(customer.say(f"customer {n}") for n in range(5)),
@@ -509,11 +517,7 @@ async def test_an_agent_whose_click_carries_no_entra_id_is_still_the_same_agent(
 async def test_a_case_where_nobody_writes_for_half_an_hour_goes_back_to_the_bot() -> None:
     clock = MovableClock()
     async with bot_desk_and_web(handoff_settings(), clock) as (parts, desk, webchat):
-        await open_desk(desk)
-        customer = webchat.conversation()
-        await customer.say("agent")
-        card_id = card_id_of(desk)
-        await take(desk, ANA, card_id)
+        customer, card_id, _ = await with_ana(desk, webchat)
         clock.advance(timedelta(minutes=20))
         await customer.say("are you still there?")
         clock.advance(timedelta(minutes=29))
@@ -553,12 +557,7 @@ async def test_a_contact_center_that_accepts_at_once_is_heard() -> None:
 
 async def test_a_redelivered_message_is_relayed_once_and_a_huge_one_is_cut() -> None:
     async with bot_desk_and_web(handoff_settings()) as (_, desk, webchat):
-        await open_desk(desk)
-        customer = webchat.conversation()
-        await customer.say("agent")
-        card_id = card_id_of(desk)
-        await take(desk, ANA, card_id)
-        thread = desk.as_agent(ANA).thread(card_id)
+        customer, card_id, thread = await with_ana(desk, webchat)
         before = len(webchat.received(customer.id))
         # The channel delivers the agent's message, then delivers it again (a retry).
         activity = thread.activity(type="message", text="Only once, please")
@@ -577,11 +576,7 @@ async def test_a_redelivered_message_is_relayed_once_and_a_huge_one_is_cut() -> 
 
 async def test_files_go_both_ways_as_links() -> None:
     async with bot_desk_and_web(handoff_settings()) as (_, desk, webchat):
-        await open_desk(desk)
-        customer = webchat.conversation()
-        await customer.say("agent")
-        card_id = card_id_of(desk)
-        await take(desk, ANA, card_id)
+        customer, card_id, _ = await with_ana(desk, webchat)
         photo = {"contentType": "image/png", "name": "router.png",
                  "contentUrl": "https://files.example.com/router.png"}  # fmt: skip
         assert await customer.say(attachments=[photo]) == []
