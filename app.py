@@ -161,6 +161,7 @@ def build_bot(
         )
         recognizer = clu
         resources.append(clu)
+    privacy = PrivacyPolicy(settings.restricted_channels)
     outbound = outbound or NoChannels()
     teams_desk = TeamsDesk(documents, outbound) if settings.HANDOFF_DESK == "teams" else None
     desk: AgentDesk = teams_desk or ProtocolDesk(outbound)
@@ -168,6 +169,7 @@ def build_bot(
         documents, desk, outbound, settings.business_hours, clock,
         max_wait=timedelta(seconds=settings.HANDOFF_MAX_WAIT_SECONDS),
         remind_after=timedelta(seconds=settings.HANDOFF_REMIND_AFTER_SECONDS),
+        privacy=privacy,
     )  # fmt: skip
     tickets: TicketService = StoredTickets(documents)
     if settings.TICKET_WEBHOOK_URL is not None:
@@ -177,7 +179,6 @@ def build_bot(
         )  # fmt: skip
         resources.append(tickets)
     relay = HandoffRelay(handoff, conversation_state)
-    privacy = PrivacyPolicy(settings.restricted_channels)
     booking = BookingDialog(scheduling, customer_contexts, clock, directory)
     dialog = MainDialog(
         recognizer,

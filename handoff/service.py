@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from channels import replies
 from channels.render import render
+from customers.privacy import PrivacyPolicy
 from handoff.cases import (
     TRANSCRIPT_LENGTH,
     TRANSCRIPT_TEXT_LIMIT,
@@ -92,8 +93,12 @@ class HandoffService:
         *,
         max_wait: timedelta,
         remind_after: timedelta,
+        privacy: PrivacyPolicy | None = None,
     ) -> None:
         self._documents = documents
+        # From a restricted channel a case keeps no words and no name: the agents see them
+        # in their own channel, the bot's store does not keep them.
+        self._privacy = privacy or PrivacyPolicy()
         self.desk = desk
         self._outbound = outbound
         self.hours = hours
@@ -123,16 +128,17 @@ class HandoffService:
         if not await self.desk.ready():
             log.warning("hand-off requested but the %s desk is not set up", self.desk.name)
             return Unavailable.NO_DESK
+        restricted = self._privacy.restricts(customer.channel_id)
         case = Case(
             id=_new_id(),
             customer_id=customer_id,
-            customer_name=customer_name,
+            customer_name=None if restricted else customer_name,
             reason=reason,
             desk=self.desk.name,
             customer=customer,
             requested_at=now,
             facts=facts,
-            transcript=transcript[-TRANSCRIPT_LENGTH:],
+            transcript=[] if restricted else transcript[-TRANSCRIPT_LENGTH:],
             customer_last_message_at=now,
         )
         case.desk_thread = self.desk.answers_on(case)
@@ -172,7 +178,8 @@ class HandoffService:
     async def customer_said(self, case: Case, text: str) -> None:
         text = _within_limit(text)
         now = self._clock()
-        await self._change(case.id, lambda c: _heard(c, "customer", text, now))
+        kept = "" if self._privacy.restricts(case.customer.channel_id) else text
+        await self._change(case.id, lambda c: _heard(c, "customer", kept, now))
         try:
             await self.desk.customer_said(case, text)
         except (ConnectionError, TimeoutError) as error:
@@ -223,7 +230,8 @@ class HandoffService:
             return False
         text = _within_limit(text)
         now = self._clock()
-        await self._change(case.id, lambda c: _heard(c, "agent", text, now))
+        kept = "" if self._privacy.restricts(case.customer.channel_id) else text
+        await self._change(case.id, lambda c: _heard(c, "agent", kept, now))
         await self._tell(case, replies.Reply(text), agent_reply=True)
         return True
 
@@ -451,8 +459,10 @@ def _placed(case: Case, placed: Case, position: int) -> bool:
 
 
 def _heard(case: Case, sender: str, text: str, at: datetime) -> bool:
-    line = TranscriptLine(sender=sender, text=text[:TRANSCRIPT_TEXT_LIMIT], at=at)
-    case.transcript = [*case.transcript, line][-TRANSCRIPT_LENGTH:]
+    """A message either way; its words are kept unless `text` is empty (not to be kept)."""
+    if text:
+        line = TranscriptLine(sender=sender, text=text[:TRANSCRIPT_TEXT_LIMIT], at=at)
+        case.transcript = [*case.transcript, line][-TRANSCRIPT_LENGTH:]
     case.last_message_at = at
     if sender == "customer":
         case.customer_last_message_at = at

@@ -590,3 +590,23 @@ async def test_files_go_both_ways_as_links() -> None:
         assert texts(new_to(webchat, customer, before)) == [
             "Here you go\nmanual.pdf: https://files.example.com/manual.pdf"
         ]
+
+
+async def test_from_a_restricted_channel_a_case_keeps_no_words_and_no_name() -> None:
+    settings = handoff_settings(RESTRICTED_CHANNELS="facebook")
+    async with (
+        bot_desk_and_web(settings) as (parts, desk, _web),
+        LocalChannel(desk.teams.bot_url, "facebook") as messenger,
+    ):
+        customer, card_id, thread = await with_ana(desk, messenger)
+        await customer.say("my address is 1 Secret Lane")
+        await thread.say("Thanks, noted")
+        # The agents saw the words in their channel ...
+        assert desk.thread_texts(card_id)[-1].endswith("my address is 1 Secret Lane")
+        case = await parts.handoff.case_for_thread(thread.id)
+        assert case is not None
+    # ... and the bot's store kept none of them, nor the name.
+    stored = json.dumps(case.to_json())
+    assert "Secret Lane" not in stored and "Thanks, noted" not in stored
+    assert case.customer_name is None and case.transcript == []
+    assert case.last_message_at is not None
