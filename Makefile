@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 # Install steps print one line each; their output is in build/logs (tools/step.sh).
+# Independent install steps (Python packages, the npm peers, checkov) run side by side.
+MAKEFLAGS += --jobs=4
 STEP   := tools/step.sh
 PIP    := -m pip install --quiet --disable-pip-version-check
 
@@ -80,7 +82,8 @@ $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.js
 	@touch $@
 
 # The real Web Chat: its self-contained bundle only (the full npm install is 533 MB).
-$(PEERS)/webchat/webchat.js:
+# After npm ci, which empties the folder it packs in.
+$(PEERS)/webchat/webchat.js: | $(PEERS)/node_modules/.installed
 	@$(STEP) "Web Chat bundle (botframework-webchat 4.18.1)" webchat-bundle sh -c '\
 	  cd $(PEERS) && npm pack botframework-webchat@4.18.1 --silent >/dev/null \
 	  && tar -xzf botframework-webchat-4.18.1.tgz package/dist/webchat.js \

@@ -8,16 +8,16 @@ what=$1
 log="build/logs/$2.log"
 shift 2
 mkdir -p build/logs
-printf '%s ... ' "$what"
+# The line is printed whole when the step ends: steps may run side by side (make -j).
 if "$@" >"$log" 2>&1; then
   summary=""
   if [[ -n "${STEP_SUMMARY:-}" ]]; then
     summary=" ($(grep -E "$STEP_SUMMARY" "$log" | tail -n 1))"
   fi
-  echo "done${summary}"
+  echo "$what ... done${summary}"
 else
   status=$?
-  echo "FAILED (exit ${status}); the whole log: ${log}"
+  echo "$what ... FAILED (exit ${status}); the whole log: ${log}"
   tail -n 20 "$log" | sed 's/^/    /'
   exit "$status"
 fi
