@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 from botbuilder.core import StatePropertyAccessor, TurnContext
 from botbuilder.dialogs import (
@@ -26,7 +27,7 @@ from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.booking_dialog import GAVE_UP, one_of_offered
 from dialogs.clock import Clock
 from dialogs.reply_activity import choice_options, prompt_options, send_reply
-from handoff.cases import ConversationRef, Reason, TranscriptLine
+from handoff.cases import TRANSCRIPT_TEXT_LIMIT, ConversationRef, Reason, TranscriptLine
 from handoff.service import HandoffService, Queued, Unavailable, case_key
 from nlu.entities import find_email, find_phone
 from services.orders import OrderService
@@ -103,8 +104,7 @@ class HandoffDialog(ComponentDialog):
             reason=Reason(step.values[REASON]),
             customer=conversation_ref(step.context),
             facts=await self._facts(step.context),
-            transcript=[TranscriptLine.model_validate(line)
-                        for line in await self._transcript.get(step.context, list)],
+            transcript=await self._recent_messages(step.context, now),
         )  # fmt: skip
         if isinstance(outcome, Queued):
             await self._handoff_case.set(step.context, outcome.case.id)
@@ -161,6 +161,19 @@ class HandoffDialog(ComponentDialog):
             await self._handoff.record_ticket(ticket.case_id, ticket.reference)
         await send_reply(step.context, replies.ticket_created(ticket.reference, ticket.contact))
         return await step.end_dialog()
+
+    async def _recent_messages(
+        self, turn_context: TurnContext, now: datetime
+    ) -> list[TranscriptLine]:
+        """The conversation so far, with the message that asked for a person (the turn's
+        own messages are kept only when it ends)."""
+        kept = [TranscriptLine.model_validate(line)
+                for line in await self._transcript.get(turn_context, list)]  # fmt: skip
+        asked = (turn_context.activity.text or "").strip()
+        if asked:
+            line = TranscriptLine(sender="customer", text=asked[:TRANSCRIPT_TEXT_LIMIT], at=now)
+            kept.append(line)
+        return kept
 
     async def _known_contacts(self, turn_context: TurnContext) -> tuple[str, ...]:
         customer_id = turn_customer_id(turn_context) or ""

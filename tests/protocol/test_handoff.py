@@ -131,6 +131,7 @@ async def test_a_customer_and_an_agent_talk_through_the_bot_and_the_bot_takes_ba
         assert "Sam on Web Chat" in shown and "Asked for a person" in shown
         assert "123456: out for delivery" in shown
         assert "where is order 123456?" in shown and STATUS_123456 in shown
+        assert "I want to talk to a person" in shown
         assert card["actions"][0]["title"] == "Take it"
 
         # Waiting, the customer keeps typing: it reaches the agents, the bot stays quiet.
@@ -448,6 +449,7 @@ async def test_handoff_initiate_has_the_documented_shape() -> None:
     assert lines == [
         ("message", "user", "where is order 123456?"),
         ("message", "bot", STATUS_123456),
+        ("message", "user", "agent"),
     ]
 
 
