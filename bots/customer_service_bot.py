@@ -211,7 +211,7 @@ class CustomerServiceBot(ActivityHandler):
             if isinstance(relayed, FollowUp):
                 await self._begin_main_dialog(turn_context, {HANDOFF: {
                     FOLLOW_UP: True, REASON: relayed.case.reason.value,
-                    WHY_NO_PERSON: relayed.case.state.value, CASE: relayed.case.id,
+                    WHY_NO_PERSON: relayed.why_no_person, CASE: relayed.case.id,
                 }})  # fmt: skip
                 return
             if relayed:

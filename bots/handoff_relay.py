@@ -34,9 +34,14 @@ _STOP_WAITING = re.compile(
 
 @dataclass(frozen=True)
 class FollowUp:
-    """The customer wants to leave a note after no agent could take the case."""
+    """The customer wants to leave a note: no agent could take the case, or it did not
+    solve the problem."""
 
     case: Case
+
+    @property
+    def why_no_person(self) -> str:
+        return "notSolved" if self.case.state == CaseState.ENDED else self.case.state.value
 
 
 class HandoffRelay:
@@ -62,22 +67,29 @@ class HandoffRelay:
                 await send_reply(turn_context, replies.AGENT_UNREACHABLE)
             return True
         # The case is over: this message answers the bot's last question, if it can.
-        await self.case_property.delete(turn_context)
+        said = text.strip().lower()
         if case.state == CaseState.ENDED and case.solved is None:
             solved = _yes_or_no(text, turn_context.activity.locale)
             if solved is None:
+                await self.case_property.delete(turn_context)
                 return False
             await self._handoff.record_solved(case.id, solved)
+            if solved:
+                await self.case_property.delete(turn_context)
+            # Not solved: the next message may take the offer of a note (kept till then).
             await send_reply(
                 turn_context, replies.GLAD_IT_HELPED if solved else replies.SORRY_NOT_SOLVED
             )
             return True
-        if case.state in (CaseState.TIMED_OUT, CaseState.FAILED):
-            if text.strip().lower() == replies.LEAVE_A_NOTE.lower():
-                return FollowUp(case)
-            if text.strip().lower() == replies.NO_THANKS.lower():
-                await send_reply(turn_context, replies.NO_NOTE)
-                return True
+        await self.case_property.delete(turn_context)
+        note_offered = case.state in (CaseState.TIMED_OUT, CaseState.FAILED) or (
+            case.state == CaseState.ENDED and case.solved is False
+        )
+        if note_offered and said == replies.LEAVE_A_NOTE.lower():
+            return FollowUp(case)
+        if note_offered and said == replies.NO_THANKS.lower():
+            await send_reply(turn_context, replies.NO_NOTE)
+            return True
         return False
 
     async def typing(self, turn_context: TurnContext) -> None:

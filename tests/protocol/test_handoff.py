@@ -468,6 +468,9 @@ async def test_a_contact_center_accepts_then_completes_and_the_bot_takes_back() 
         answer = await customer.send(**status("completed"))
         assert texts(answer) == [replies.agent_left("Our team").text]
         assert texts(await customer.say("no")) == [replies.SORRY_NOT_SOLVED.text]
+        reference = await leave_a_note(customer, "sam@example.com", "Still late")
+        ticket = await parts.tickets.get(reference)
+        assert ticket is not None and ticket["whyNoPerson"] == "notSolved"
         assert texts(await customer.say("where is order 123456?")) == [STATUS_123456]
 
 
