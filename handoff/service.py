@@ -166,11 +166,6 @@ class HandoffService:
         stored = (await self._documents.read([case_key(case_id)])).get(case_key(case_id))
         return Case.from_json(stored.data) if stored else None
 
-    async def position(self, case_id: str) -> int | None:
-        stored = (await self._documents.read([QUEUE_KEY])).get(QUEUE_KEY)
-        waiting = list(stored.data.get("waiting", [])) if stored else []
-        return waiting.index(case_id) + 1 if case_id in waiting else None
-
     async def withdraw(self, case_id: str) -> Case | None:
         """The customer no longer waits ("cancel"); None when the case was not waiting."""
         return await self._close(case_id, CaseState.WITHDRAWN, only_from=(CaseState.WAITING,))
