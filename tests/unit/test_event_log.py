@@ -1,0 +1,91 @@
+"""The event log: written in the background, read back by day, never in a turn's way."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from analytics import event_log
+from analytics.event_log import StoredEventLog
+from analytics.events import ConversationEvent, EventName
+from state.documents import DocumentWrite, StorageUnavailable
+from state.memory_store import MemoryDocumentStore
+
+NOW = datetime(2026, 11, 24, 23, 59, tzinfo=UTC)
+
+
+def event(n: int, at: datetime = NOW) -> ConversationEvent:
+    return ConversationEvent(EventName.INTENT_RECOGNIZED, at, "webchat", f"c{n}", f"v{n}",
+                             props={"intent": "orderStatus"})  # fmt: skip
+
+
+class Switchable(MemoryDocumentStore):
+    """A store that can be taken down."""
+
+    down = False
+
+    async def write(self, writes: Mapping[str, DocumentWrite]) -> dict[str, str]:
+        if self.down:
+            raise StorageUnavailable("the database is down")
+        return await super().write(writes)
+
+    async def read(self, keys: Iterable[str]):
+        if self.down:
+            raise StorageUnavailable("the database is down")
+        return await super().read(keys)
+
+
+async def test_events_are_kept_by_day_and_read_back() -> None:
+    log = StoredEventLog(MemoryDocumentStore(), 90, lambda: NOW)
+    log.record(event(1))
+    log.record(event(2, NOW + timedelta(minutes=2)))  # just after midnight: the next day
+    await log.flush()
+    assert [e.customer for e in await log.read(date(2026, 11, 24), date(2026, 11, 24))] == ["c1"]
+    both = await log.read(date(2026, 11, 24), date(2026, 11, 25))
+    assert sorted(e.customer for e in both) == ["c1", "c2"]
+
+
+async def test_a_store_that_is_down_costs_nothing_to_record_and_loses_nothing_it_can_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(event_log, "MAX_BUFFERED", 5)
+    store = Switchable()
+    log = StoredEventLog(store, 90, lambda: NOW)
+    store.down = True
+    for n in range(8):
+        log.record(event(n))  # never raises, never waits
+    with pytest.raises(StorageUnavailable):
+        await log.flush()
+    assert log.dropped == 3  # the oldest three: the buffer holds five
+    store.down = False
+    await log.flush()
+    kept = await log.read(date(2026, 11, 24), date(2026, 11, 24))
+    assert sorted(e.customer for e in kept) == ["c3", "c4", "c5", "c6", "c7"]
+
+
+async def test_two_instances_flushing_at_once_both_keep_their_events() -> None:
+    store = MemoryDocumentStore()
+    logs = [StoredEventLog(store, 90, lambda: NOW) for _ in range(2)]
+    for i, log in enumerate(logs):
+        for n in range(50):
+            log.record(event(i * 100 + n))
+    await asyncio.gather(*(log.flush() for log in logs))
+    kept = await logs[0].read(date(2026, 11, 24), date(2026, 11, 24))
+    assert len(kept) == 100 and len({e.customer for e in kept}) == 100
+
+
+async def test_the_writer_runs_in_the_background_and_flushes_on_close() -> None:
+    store = MemoryDocumentStore()
+    log = StoredEventLog(store, 90, lambda: NOW, flush_seconds=0.01)
+    await log.open()
+    log.record(event(1))
+    for _ in range(100):
+        if await log.read(date(2026, 11, 24), date(2026, 11, 24)):
+            break
+        await asyncio.sleep(0.01)
+    log.record(event(2))
+    await log.close()
+    assert len(await log.read(date(2026, 11, 24), date(2026, 11, 24))) == 2
