@@ -20,8 +20,10 @@ from botbuilder.core import ConversationState, serializer_helper
 from botbuilder.schema import Activity
 from pydantic import SecretStr
 
+from analytics.event_log import StoredEventLog
 from bots.adapter import ChannelAuthentication, LeanCloudAdapter
 from bots.agent_desk import AgentDeskMiddleware, AgentPolicy
+from bots.analytics_middleware import AnalyticsMiddleware
 from bots.channel_tokens import ChannelTokenValidator
 from bots.customer_service_bot import CustomerServiceBot
 from bots.handoff_relay import HandoffRelay
@@ -98,6 +100,7 @@ class BotParts:
     identity: IdentityService
     storage_health: StorageHealth
     turn_state: TurnState
+    events: StoredEventLog
     handoff: HandoffService
     teams_desk: TeamsDesk | None
     tickets: TicketService
@@ -162,6 +165,8 @@ def build_bot(
         recognizer = clu
         resources.append(clu)
     privacy = PrivacyPolicy(settings.restricted_channels)
+    events = StoredEventLog(documents, settings.ANALYTICS_RETENTION_DAYS, clock)
+    resources.append(events)
     outbound = outbound or NoChannels()
     teams_desk = TeamsDesk(documents, outbound) if settings.HANDOFF_DESK == "teams" else None
     desk: AgentDesk = teams_desk or ProtocolDesk(outbound)
@@ -241,6 +246,7 @@ def build_bot(
         identity,
         storage_health,
         turn_state,
+        events,
         handoff,
         teams_desk,
         tickets,
@@ -283,6 +289,7 @@ def create_app(
         settings, clock, ChannelOutbound(adapter, authentication, settings.MicrosoftAppId)
     )
     adapter.on_turn_error = turn_error_handler(parts.conversation_state, parts.storage_health)
+    adapter.use(AnalyticsMiddleware(parts.events, clock))
     adapter.use(
         AgentDeskMiddleware(
             parts.handoff,

@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     TICKET_WEBHOOK_URL: AnyHttpUrl | None = None
     TICKET_WEBHOOK_SIGNING_KEY: SecretStr | None = None
 
+    # Days conversation events are kept for the analytics (0: kept until deleted).
+    ANALYTICS_RETENTION_DAYS: int = Field(90, ge=0, le=3650)
+
     # Set by the deployment: logs and requests go to Application Insights.
     APPLICATIONINSIGHTS_CONNECTION_STRING: SecretStr | None = None
 

@@ -3,12 +3,18 @@ customer and conversation, in which task. Never a message's words."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 Property = str | float | int | bool | None
+
+
+def conversation_pseudonym(channel_id: str, conversation_id: str) -> str:
+    """A conversation's name in analytics: a hash, so no channel's ids are kept."""
+    return hashlib.sha256(f"{channel_id}/{conversation_id}".encode()).hexdigest()[:24]
 
 
 class EventName(StrEnum):

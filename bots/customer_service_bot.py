@@ -20,6 +20,8 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.dialogs import Dialog, DialogExtensions, DialogSet
 from botbuilder.schema import Activity, ChannelAccount
 
+from analytics.events import EventName
+from analytics.metrics import SESSION_GAP
 from bots.handoff_relay import FollowUp, HandoffRelay
 from channels import replies
 from customers.accounts import ChannelAccount as CustomerChannelAccount
@@ -30,6 +32,7 @@ from customers.privacy import PrivacyPolicy
 from dialogs.handoff_dialog import CASE, FOLLOW_UP, OFFERED_BEFORE, REASON, WHY_NO_PERSON
 from dialogs.main_dialog import HANDOFF, RESUME
 from dialogs.reply_activity import OFFERED_CHOICES, PICKED_CHOICE, send_reply
+from dialogs.turn_events import ANALYTICS_ID, record
 from handoff.cases import TRANSCRIPT_LENGTH, TRANSCRIPT_TEXT_LIMIT
 from state.customer_context import CUSTOMER_ID, CustomerContextAccessor
 from state.documents import EtagConflict
@@ -78,6 +81,7 @@ class CustomerServiceBot(ActivityHandler):
         self._welcomed = conversation_state.create_property("welcomedMembers")
         # The last messages both ways, for the agent a customer is handed to.
         self.transcript = conversation_state.create_property("recentMessages")
+        self._last_message_at = conversation_state.create_property("lastMessageAt")
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         if not self._tenant_allowed(turn_context.activity):
@@ -120,9 +124,12 @@ class CustomerServiceBot(ActivityHandler):
             )
             conversation_key = self._conversation_state.get_storage_key(turn_context)
             now = self._clock()
-            await self._customer_contexts.update(
+            context = await self._customer_contexts.update(
                 turn_context, lambda c: c.saw(record, conversation_key, now)
             )
+            turn_context.turn_state[ANALYTICS_ID] = context.analytics_id
+        if turn_context.activity.type == "message":
+            await self._note_session(turn_context)
         keeping = turn_context.activity.type == "message" and not self._privacy.restricts(
             turn_context.activity.channel_id
         )
@@ -234,6 +241,14 @@ class CustomerServiceBot(ActivityHandler):
 
         await self._customer_contexts.update(turn_context, counted)
         await DialogExtensions.run_dialog(self._dialog, turn_context, self._dialog_state)
+
+    async def _note_session(self, turn_context: TurnContext) -> None:
+        """A message after SESSION_GAP of silence in this conversation starts a session."""
+        now = self._clock()
+        last = await self._last_message_at.get(turn_context)
+        if last is None or now - datetime.fromisoformat(last) > SESSION_GAP:
+            record(turn_context, EventName.SESSION_STARTED)
+        await self._last_message_at.set(turn_context, now.isoformat())
 
     async def on_typing_activity(self, turn_context: TurnContext) -> None:
         if self._handoff_relay is not None:

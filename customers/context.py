@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +56,9 @@ class Preferences(_Model):
 
 class CustomerContext(_Model):
     schema_version: int = 1
+    # The customer's name in analytics events: random, so the events say nothing of who;
+    # deleted with the context ("forget me"), after which no event can be tied to them.
+    analytics_id: str = Field(default_factory=lambda: secrets.token_hex(12))
     channel_accounts: list[ChannelAccountRecord] = Field(default_factory=list)
     # Storage keys of the conversations held for this customer, so "forget me" finds them all.
     conversations: list[str] = Field(default_factory=list)
@@ -191,6 +195,7 @@ class CustomerContext(_Model):
 IDENTIFIER_AND_TASK_FIELDS = frozenset(
     {
         "schema_version",
+        "analytics_id",
         "channel_accounts",
         "conversations",
         "last_inbound_at",

@@ -22,11 +22,13 @@ from botbuilder.dialogs import (
 )
 from botbuilder.dialogs.prompts import PromptValidatorContext, TextPrompt
 
+from analytics.events import EventName
 from channels import replies
 from channels.calendar import CalendarEvent
 from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.clock import Clock, customer_now
 from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
+from dialogs.turn_events import record
 from nlu.entities import extract
 from services.scheduling import (
     Appointment,
@@ -270,6 +272,9 @@ class BookingDialog(ComponentDialog):
             slot.start, slot.end, _location(catalogue, appointment),
         )  # fmt: skip
         await send_reply(step.context, done(appointment.reference, what, where, start, event))
+        # A move is the change-appointment task's answer; a booking is the booking's.
+        task = "changeAppointment" if booking.get(RESCHEDULE) else "bookAppointment"
+        record(step.context, EventName.TASK_COMPLETED, task)
         return await step.end_dialog()
 
     async def _choose(self, step: WaterfallStepContext, reply: replies.Reply) -> DialogTurnResult:

@@ -18,6 +18,7 @@ from botbuilder.dialogs import (
 )
 from botbuilder.dialogs.prompts import PromptValidatorContext, TextPrompt
 
+from analytics.events import EventName
 from channels import replies
 from dialogs.booking_dialog import (
     BOOKING,
@@ -32,6 +33,7 @@ from dialogs.booking_dialog import (
 )
 from dialogs.clock import Clock, customer_now
 from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
+from dialogs.turn_events import record
 from services.scheduling import (
     REFERENCE_PREFIX,
     Appointment,
@@ -187,6 +189,7 @@ class ChangeAppointmentDialog(ComponentDialog):
             await send_reply(step.context, replies.SCHEDULING_DOWN)
             return await step.end_dialog()
         await send_reply(step.context, replies.cancelled_appointment(appointment.reference))
+        record(step.context, EventName.TASK_COMPLETED, "changeAppointment", change="cancelled")
         return await step.end_dialog()
 
 

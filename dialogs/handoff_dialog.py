@@ -22,11 +22,13 @@ from botbuilder.dialogs import (
 )
 from botbuilder.dialogs.prompts import PromptValidatorContext, TextPrompt
 
+from analytics.events import EventName
 from channels import replies
 from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.booking_dialog import GAVE_UP, one_of_offered
 from dialogs.clock import Clock
 from dialogs.reply_activity import choice_options, prompt_options, send_reply
+from dialogs.turn_events import record
 from handoff.cases import TRANSCRIPT_TEXT_LIMIT, ConversationRef, Reason, TranscriptLine
 from handoff.service import HandoffService, Queued, Unavailable, case_key
 from nlu.entities import find_email, find_phone
@@ -98,6 +100,7 @@ class HandoffDialog(ComponentDialog):
             return await step.next(replies.LEAVE_A_NOTE)
         now = self._clock()
         await self._customer_contexts.update(step.context, lambda c: c.request_handoff(now))
+        record(step.context, EventName.HANDOFF_REQUESTED, reason=step.values[REASON])
         outcome = await self._handoff.request(
             customer_id=turn_customer_id(step.context) or "",
             customer_name=getattr(step.context.activity.from_property, "name", None),
@@ -155,6 +158,7 @@ class HandoffDialog(ComponentDialog):
             log.warning("a ticket could not be kept: %s", error)
             await send_reply(step.context, replies.TICKET_FAILED)
             return await step.end_dialog()
+        record(step.context, EventName.TICKET_CREATED, whyNoPerson=ticket.why_no_person)
         key = ticket_key(ticket.reference)
         await self._customer_contexts.update(step.context, lambda c: c.keep_handoff_record(key))
         if ticket.case_id:

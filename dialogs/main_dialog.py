@@ -16,6 +16,7 @@ from botbuilder.dialogs import (
     WaterfallStepContext,
 )
 
+from analytics.events import EventName
 from channels import replies
 from customers.identity import IdentityService
 from customers.link_codes import CODE_LIFETIME
@@ -26,6 +27,7 @@ from dialogs.handoff_dialog import HandoffDialog
 from dialogs.order_status_dialog import ORDER_NUMBER, SKIP_RECENT_ORDER, OrderStatusDialog
 from dialogs.reply_activity import PICKED_CHOICE, confirm_prompt, prompt_options, send_reply
 from dialogs.troubleshooting_dialog import TroubleshootingDialog
+from dialogs.turn_events import record
 from nlu.policy import Decision, Thresholds, decide
 from nlu.recognizer import Intent, Recognition, Recognizer
 from nlu.review import ReviewQueue, mask, says_not_what_i_meant
@@ -56,6 +58,9 @@ _ANSWERS = {
 _ABOUT_AN_ORDER = frozenset(
     {Intent.ORDER_STATUS, Intent.HUMAN_HANDOFF, Intent.GREETING, Intent.THANKS, Intent.NONE}
 )
+# The intents that start a task, by the task's name in analytics.
+_TASKS = frozenset({Intent.ORDER_STATUS.value, Intent.BOOK_APPOINTMENT.value,
+                    Intent.CHANGE_APPOINTMENT.value, Intent.TROUBLESHOOT.value})  # fmt: skip
 _INTERRUPTIONS = (
     Intent.HELP,
     Intent.CANCEL,
@@ -120,6 +125,7 @@ class MainDialog(ComponentDialog):
             recognition = Recognition(Intent(options[INTENT]))
         else:
             if says_not_what_i_meant(step.context.activity.text or ""):
+                record(step.context, EventName.MISUNDERSTOOD)
                 return await self._not_what_was_meant(step)
             recognition = await self._recognize(step.context)
         decision, intents = decide(recognition, self._thresholds)
@@ -130,6 +136,9 @@ class MainDialog(ComponentDialog):
         ):
             decision, intents = Decision.ACT, (Intent.ORDER_STATUS,)
         if decision == Decision.UNSURE:
+            record(step.context, EventName.NOT_UNDERSTOOD,
+                   guess=recognition.label or recognition.intent.value,
+                   confidence=round(recognition.confidence, 3))  # fmt: skip
             await self._keep_for_review(step.context, step.context.activity.text or "",
                                         recognition.label or recognition.intent.value,
                                         recognition.confidence, "notUnderstood")  # fmt: skip
@@ -140,6 +149,10 @@ class MainDialog(ComponentDialog):
             await send_reply(step.context, replies.which_task(first.value, second.value))
             return await step.end_dialog()
         intent = intents[0]
+        record(step.context, EventName.INTENT_RECOGNIZED, intent=intent.value,
+               confidence=round(recognition.confidence, 3))  # fmt: skip
+        if intent.value in _TASKS:
+            record(step.context, EventName.TASK_STARTED, intent.value)
         await self._remember_intent(step.context, intent)
         match intent:
             case Intent.ORDER_STATUS:
@@ -284,7 +297,10 @@ class MainDialog(ComponentDialog):
                 await self._give_link_code(context)
             await inner_dc.reprompt_dialog()
             return DialogTurnResult(DialogTurnStatus.Waiting)
+        stopped = (await self._customer_contexts.get(context)).open_task
         await inner_dc.cancel_all_dialogs()
+        if stopped is not None:
+            record(context, EventName.TASK_CANCELLED, stopped.what)
         await self._customer_contexts.update(context, lambda c: c.end_task())
         if recognition.intent == Intent.DELETE_DATA:
             return await inner_dc.begin_dialog(self.initial_dialog_id, {INTENT: "deleteData"})

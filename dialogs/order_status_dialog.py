@@ -19,10 +19,12 @@ from botbuilder.dialogs.prompts import (
 )
 from botbuilder.schema import Activity, ActivityTypes
 
+from analytics.events import EventName
 from channels import replies
 from dialogs.clock import Clock, customer_now
 from dialogs.handoff_dialog import REASON, HandoffDialog
 from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
+from dialogs.turn_events import record
 from handoff.cases import Reason
 from services.orders import (
     MAX_ORDER_MISSES,
@@ -162,6 +164,7 @@ class OrderStatusDialog(ComponentDialog):
         )
         now = customer_now(step.context.activity, self._clock)
         await send_reply(step.context, replies.order_status(order, now))
+        record(step.context, EventName.TASK_COMPLETED, "orderStatus")
         return await step.end_dialog()
 
     async def _check_proof(self, step: WaterfallStepContext) -> DialogTurnResult:

@@ -18,8 +18,10 @@ from botbuilder.dialogs import (
 )
 from botbuilder.dialogs.prompts import TextPrompt
 
+from analytics.events import EventName
 from channels import replies
 from customers.context import TroubleshootingRecord
+from dialogs import turn_events
 from dialogs.booking_dialog import (
     BOOKING,
     DEVICE,
@@ -148,6 +150,8 @@ class TroubleshootingDialog(ComponentDialog):
         step.values[_WALK], step.values["outcome"] = walk, outcome
         if outcome == Outcome.FIXED:
             await send_reply(step.context, replies.FIXED)
+            turn_events.record(step.context, EventName.TASK_COMPLETED, "troubleshoot",
+                               outcome="fixed")  # fmt: skip
         elif outcome in _BOOKS:
             return await self._choose(step, replies.dead_end(outcome))
         elif outcome == Outcome.PERSON:
