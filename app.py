@@ -174,7 +174,7 @@ def build_bot(
         documents, desk, outbound, settings.business_hours, clock,
         max_wait=timedelta(seconds=settings.HANDOFF_MAX_WAIT_SECONDS),
         remind_after=timedelta(seconds=settings.HANDOFF_REMIND_AFTER_SECONDS),
-        privacy=privacy,
+        privacy=privacy, events=events.record,
     )  # fmt: skip
     tickets: TicketService = StoredTickets(documents)
     if settings.TICKET_WEBHOOK_URL is not None:

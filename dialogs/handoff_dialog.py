@@ -28,7 +28,7 @@ from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.booking_dialog import GAVE_UP, one_of_offered
 from dialogs.clock import Clock
 from dialogs.reply_activity import choice_options, prompt_options, send_reply
-from dialogs.turn_events import record
+from dialogs.turn_events import ANALYTICS_ID, record
 from handoff.cases import TRANSCRIPT_TEXT_LIMIT, ConversationRef, Reason, TranscriptLine
 from handoff.service import HandoffService, Queued, Unavailable, case_key
 from nlu.entities import find_email, find_phone
@@ -103,6 +103,7 @@ class HandoffDialog(ComponentDialog):
         record(step.context, EventName.HANDOFF_REQUESTED, reason=step.values[REASON])
         outcome = await self._handoff.request(
             customer_id=turn_customer_id(step.context) or "",
+            analytics_id=step.context.turn_state.get(ANALYTICS_ID),
             customer_name=getattr(step.context.activity.from_property, "name", None),
             reason=Reason(step.values[REASON]),
             customer=conversation_ref(step.context),
@@ -144,6 +145,7 @@ class HandoffDialog(ComponentDialog):
         ticket = Ticket(
             reference=new_reference(),
             customer_id=turn_customer_id(step.context) or "",
+            analytics_id=step.context.turn_state.get(ANALYTICS_ID),
             channel=step.context.activity.channel_id,
             contact=step.values["contact"],
             note=str(step.result)[:MAX_NOTE_CHARS],

@@ -88,6 +88,8 @@ class Case(_Model):
     id: str
     customer_id: str
     customer_name: str | None = None
+    # The customer's name in analytics events (never the customer id).
+    analytics_id: str | None = None
     reason: Reason
     state: CaseState = CaseState.WAITING
     desk: str  # "teams" or "protocol"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from analytics.events import ConversationEvent, EventName, conversation_pseudonym
 from channels import replies
 from channels.render import render
 from customers.privacy import PrivacyPolicy
@@ -94,7 +95,10 @@ class HandoffService:
         max_wait: timedelta,
         remind_after: timedelta,
         privacy: PrivacyPolicy | None = None,
+        events: Callable[[ConversationEvent], None] | None = None,
     ) -> None:
+        # Where analytics events go (taken, ended, timed out...): never waits, never fails.
+        self._events = events or (lambda _: None)
         self._documents = documents
         # From a restricted channel a case keeps no words and no name: the agents see them
         # in their own channel, the bot's store does not keep them.
@@ -115,6 +119,7 @@ class HandoffService:
         self,
         *,
         customer_id: str,
+        analytics_id: str | None = None,
         customer_name: str | None,
         reason: Reason,
         customer: ConversationRef,
@@ -132,6 +137,7 @@ class HandoffService:
         case = Case(
             id=_new_id(),
             customer_id=customer_id,
+            analytics_id=analytics_id,
             customer_name=None if restricted else customer_name,
             reason=reason,
             desk=self.desk.name,
@@ -212,6 +218,7 @@ class HandoffService:
             live=lambda ids: [*ids, case_id],
         )  # fmt: skip
         log.info("case %s taken after %.0f s", case_id, taken.wait_seconds or 0)
+        self._emit(taken, EventName.HANDOFF_TAKEN, waitSeconds=taken.wait_seconds)
         await self._desk_sees(taken)
         await self._tell_moves_up(waiting)
         # Last: the case is the agent's even when the customer's channel does not answer.
@@ -265,6 +272,7 @@ class HandoffService:
                 lambda ids: [i for i in ids if i != case_id], wait=taken.wait_seconds,
                 live=lambda ids: [*ids, case_id],
             )  # fmt: skip
+            self._emit(taken, EventName.HANDOFF_TAKEN, waitSeconds=taken.wait_seconds)
             log.info("case %s accepted by the contact center after %.0f s",
                      case_id, taken.wait_seconds or 0)  # fmt: skip
         return taken
@@ -320,6 +328,13 @@ class HandoffService:
 
     # --- inside ------------------------------------------------------------------
 
+    def _emit(self, case: Case, name: EventName, **props: float | None) -> None:
+        self._events(ConversationEvent(
+            name, self._clock(), case.customer.channel_id, case.analytics_id or "unknown",
+            conversation_pseudonym(case.customer.channel_id, case.customer.conversation_id),
+            props=props,
+        ))  # fmt: skip
+
     async def _close(
         self,
         case_id: str,
@@ -338,6 +353,8 @@ class HandoffService:
 
         waiting, _ = await self._change_queue(without, live=without)
         log.info("case %s %s (handled %.0f s)", case_id, state, closed.handling_seconds or 0)
+        if state in _CLOSING_EVENTS:
+            self._emit(closed, _CLOSING_EVENTS[state], seconds=_closing_seconds(closed))
         if not quiet:
             await self._desk_sees(closed)
             await self._tell_moves_up(waiting)
@@ -432,6 +449,20 @@ def case_key(case_id: str) -> str:
 def _thread_key(conversation_id: str) -> str:
     # Teams' thread ids are long and full of ';' and ':': hashed into a key.
     return THREAD_PREFIX + hashlib.sha256(conversation_id.encode()).hexdigest()[:40]
+
+
+_CLOSING_EVENTS = {
+    CaseState.ENDED: EventName.HANDOFF_ENDED,
+    CaseState.TIMED_OUT: EventName.HANDOFF_TIMED_OUT,
+    CaseState.WITHDRAWN: EventName.HANDOFF_WITHDRAWN,
+}
+
+
+def _closing_seconds(case: Case) -> float | None:
+    """Handling time for a case an agent had; the wait for one that never got an agent."""
+    if case.closed_at is None:
+        return None
+    return (case.closed_at - (case.taken_at or case.requested_at)).total_seconds()
 
 
 def _within_limit(text: str) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from analytics.events import EventName
 from tests.conftest import MovableClock, make_settings, serve_bot_parts, stored_customer
+from tests.protocol.test_handoff import bot_desk_and_web, handoff_settings, with_ana
 from tools.local_channel import ChannelUser, LocalChannel
 
 E = EventName
@@ -60,3 +61,22 @@ async def test_a_session_starts_again_after_30_minutes_of_silence() -> None:
         await parts.events.flush()
         events = await parts.events.read(TODAY, TODAY)
     assert sum(e.name == E.SESSION_STARTED for e in events) == 2
+
+
+async def test_a_hand_off_is_recorded_from_request_to_end() -> None:
+    clock = MovableClock()
+    async with bot_desk_and_web(handoff_settings(), clock) as (parts, desk, webchat):
+        _, _, thread = await with_ana(desk, webchat)
+        clock.advance(timedelta(minutes=5))
+        await thread.say("/end")
+        await parts.events.flush()
+        events = sorted(await parts.events.read(TODAY, TODAY), key=lambda e: e.at)
+    assert [e.name for e in events] == [
+        E.SESSION_STARTED, E.INTENT_RECOGNIZED, E.HANDOFF_REQUESTED, E.HANDOFF_TAKEN,
+        E.HANDOFF_ENDED,
+    ]  # fmt: skip
+    assert events[2].props == {"reason": "asked"}
+    assert events[3].props == {"waitSeconds": 0.0}
+    assert events[4].props == {"seconds": 300.0}
+    # The agent's side is recorded under the customer's conversation and analytics id.
+    assert len({(e.customer, e.conversation, e.channel) for e in events}) == 1
