@@ -145,7 +145,6 @@ class HandoffDialog(ComponentDialog):
         ticket = Ticket(
             reference=new_reference(),
             customer_id=turn_customer_id(step.context) or "",
-            analytics_id=step.context.turn_state.get(ANALYTICS_ID),
             channel=step.context.activity.channel_id,
             contact=step.values["contact"],
             note=str(step.result)[:MAX_NOTE_CHARS],
