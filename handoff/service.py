@@ -8,10 +8,12 @@ clicking "Take it" at once, or two instances timing out one case, make one chang
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
 import math
+import random
 import secrets
 import statistics
 from collections.abc import Callable
@@ -180,13 +182,14 @@ class HandoffService:
         text = _within_limit(text)
         now = self._clock()
         kept = "" if self._privacy.restricts(case.customer.channel_id) else text
-        await self._change(case.id, lambda c: _heard(c, "customer", kept, now))
         try:
             await self.desk.customer_said(case, text)
         except (ConnectionError, TimeoutError) as error:
             log.warning("case %s: the customer's message did not reach the desk: %s",
                         case.id, error)  # fmt: skip
             raise
+        # Relayed first: the case's copy is a record, and never the reason a message is lost.
+        await self._note(case, lambda c: _heard(c, "customer", kept, now))
 
     async def customer_typing(self, case: Case) -> None:
         # Typing is a courtesy: never worth an error.
@@ -233,8 +236,8 @@ class HandoffService:
         text = _within_limit(text)
         now = self._clock()
         kept = "" if self._privacy.restricts(case.customer.channel_id) else text
-        await self._change(case.id, lambda c: _heard(c, "agent", kept, now))
         await self._tell(case, replies.Reply(text), agent_reply=True)
+        await self._note(case, lambda c: _heard(c, "agent", kept, now))
         return True
 
     async def agent_typing(self, case: Case) -> None:
@@ -387,7 +390,7 @@ class HandoffService:
         """Applies `change` to the stored case; None when it does not apply (returned
         False) or the case does not exist."""
         key = case_key(case_id)
-        for _ in range(WRITE_ATTEMPTS):
+        for attempt in range(WRITE_ATTEMPTS):
             stored = (await self._documents.read([key])).get(key)
             if stored is None:
                 return None
@@ -400,8 +403,16 @@ class HandoffService:
                 )
                 return case
             except EtagConflict:
-                continue
+                await _back_off(attempt)
         raise StorageError(f"case {case_id} kept changing under this write")
+
+    async def _note(self, case: Case, change: Callable[[Case], bool]) -> None:
+        """A change to the case's record that must not fail what was already done."""
+        try:
+            await self._change(case.id, change)
+        except StorageError as error:
+            log.warning("case %s: a message was relayed but not added to the case: %s",
+                        case.id, error)  # fmt: skip
 
     async def _change_queue(
         self,
@@ -412,7 +423,7 @@ class HandoffService:
     ) -> tuple[list[str], list[float]]:
         """Changes the waiting cases (and the live ones, with an agent); returns the
         waiting ones and the recent waits."""
-        for _ in range(WRITE_ATTEMPTS):
+        for attempt in range(WRITE_ATTEMPTS):
             stored = (await self._documents.read([QUEUE_KEY])).get(QUEUE_KEY)
             data = stored.data if stored else {}
             waiting = change(list(data.get("waiting", [])))
@@ -427,7 +438,7 @@ class HandoffService:
                 )})  # fmt: skip
                 return waiting, waits
             except EtagConflict:
-                continue
+                await _back_off(attempt)
         raise StorageError("the hand-off queue kept changing under this write")
 
     async def _index_thread(self, case: Case) -> None:
@@ -436,6 +447,11 @@ class HandoffService:
         await self._documents.write(
             {key: DocumentWrite({"case": case.id}, create_only=True, ttl=CASE_TTL)}
         )
+
+
+async def _back_off(attempt: int) -> None:
+    """After a lost race: a short random wait, longer each time, so writers spread out."""
+    await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
 
 
 def _new_id() -> str:
