@@ -26,6 +26,7 @@ from bots.agent_desk import AgentDeskMiddleware, AgentPolicy
 from bots.analytics_middleware import AnalyticsMiddleware
 from bots.channel_tokens import ChannelTokenValidator
 from bots.customer_service_bot import CustomerServiceBot
+from bots.feedback import FeedbackCollector
 from bots.handoff_relay import HandoffRelay
 from bots.outbound import ChannelOutbound, NoChannels
 from bots.turn_errors import turn_error_handler
@@ -185,6 +186,7 @@ def build_bot(
         resources.append(tickets)
     relay = HandoffRelay(handoff, conversation_state)
     booking = BookingDialog(scheduling, customer_contexts, clock, directory)
+    review = ReviewQueue(documents, settings.restricted_channels)
     dialog = MainDialog(
         recognizer,
         OrderStatusDialog(
@@ -213,7 +215,7 @@ def build_bot(
         clock,
         conversation_state.create_property("notUnderstood"),
         Thresholds(settings.NLU_CONFIDENCE_THRESHOLD, settings.NLU_AMBIGUITY_MARGIN),
-        ReviewQueue(documents, settings.restricted_channels),
+        review,
         conversation_state.create_property("lastMessage"),
     )
     # The customer's state first: see TurnState.
@@ -235,6 +237,7 @@ def build_bot(
         settings.allowed_teams_tenants,
         relay,
         privacy,
+        FeedbackCollector(conversation_state, review, clock),
     )
     return BotParts(
         bot,
@@ -387,6 +390,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
         )
     except PermissionError:
         return _error(401, "the request is not authorized for this bot")
+    if invoke_response and invoke_response.body is None:
+        return web.Response(status=invoke_response.status)
     if invoke_response:
         return web.json_response(
             serializer_helper(invoke_response.body), status=invoke_response.status

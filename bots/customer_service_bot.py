@@ -15,13 +15,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from botbuilder.core import ActivityHandler, ConversationState, TurnContext
+from botbuilder.core import ActivityHandler, ConversationState, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.dialogs import Dialog, DialogExtensions, DialogSet
 from botbuilder.schema import Activity, ChannelAccount
 
 from analytics.events import EventName
 from analytics.metrics import SESSION_GAP
+from bots.feedback import FeedbackCollector
 from bots.handoff_relay import FollowUp, HandoffRelay
 from channels import replies
 from customers.accounts import ChannelAccount as CustomerChannelAccount
@@ -66,7 +67,9 @@ class CustomerServiceBot(ActivityHandler):
         allowed_teams_tenants: frozenset[str] = frozenset(),
         handoff_relay: HandoffRelay | None = None,
         privacy: PrivacyPolicy | None = None,
+        feedback: FeedbackCollector | None = None,
     ) -> None:
+        self._feedback = feedback
         self._allowed_teams_tenants = allowed_teams_tenants
         self._handoff_relay = handoff_relay
         self._privacy = privacy or PrivacyPolicy()
@@ -137,6 +140,8 @@ class CustomerServiceBot(ActivityHandler):
         if keeping:
             turn_context.on_send_activities(_capture_texts(said))
         await super().on_turn(turn_context)
+        if self._feedback is not None:
+            await self._feedback.remember(turn_context)
         if keeping:
             await self._keep_transcript(turn_context, said)
         if OFFERED_CHOICES in turn_context.turn_state:
@@ -223,6 +228,8 @@ class CustomerServiceBot(ActivityHandler):
                 return
             if relayed:
                 return
+        if self._feedback is not None and await self._feedback.message(turn_context, text):
+            return
         if not text:
             # An attachment, a sticker, an empty card submit: nothing to understand.
             await send_reply(turn_context, replies.NO_TEXT)
@@ -249,6 +256,13 @@ class CustomerServiceBot(ActivityHandler):
         if last is None or now - datetime.fromisoformat(last) > SESSION_GAP:
             record(turn_context, EventName.SESSION_STARTED)
         await self._last_message_at.set(turn_context, now.isoformat())
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        if turn_context.activity.name == "message/submitAction" and self._feedback is not None:
+            # Teams' feedback buttons: answered 200 with no message (Teams says thanks).
+            await self._feedback.teams_feedback(turn_context)
+            return InvokeResponse(status=200)
+        return await super().on_invoke_activity(turn_context)
 
     async def on_typing_activity(self, turn_context: TurnContext) -> None:
         if self._handoff_relay is not None:

@@ -14,10 +14,11 @@ say (`channels/replies.py`); a renderer per channel family decides *how*:
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.replies import Card, Reply
+from channels.replies import FEEDBACK_CHOICES, Card, Reply
 
 Json = dict[str, Any]
 
@@ -40,12 +41,25 @@ def render(
 ) -> list[Json]:
     """The message activities (as JSON) that show `reply` on this channel, in order."""
     if channel_id == "msteams":
-        return [_teams(reply, personal=conversation_type in (None, "personal"))]
+        message = _teams(reply, personal=conversation_type in (None, "personal"))
+        if reply.feedback:
+            # Teams shows its own thumbs up and down; a click is a message/submitAction.
+            message["channelData"] = {"feedbackLoopEnabled": True}
+        return [message]
+    reply = replace(reply, choices=shown_choices(reply, channel_id))
     if channel_id in WEB_CHANNELS:
         return [_web(reply, now or datetime.now(UTC))]
     if channel_id == "facebook":
         return _messenger(reply)
     return [_plain(reply)]
+
+
+def shown_choices(reply: Reply, channel_id: str) -> tuple[str, ...]:
+    """The choices the customer sees: an answer asking for feedback offers HELPFUL and
+    NOT_HELPFUL where the channel has no feedback buttons of its own."""
+    if reply.feedback and not reply.choices and channel_id != "msteams":
+        return FEEDBACK_CHOICES
+    return reply.choices
 
 
 # --- per channel -------------------------------------------------------------

@@ -35,6 +35,9 @@ class Reply:
     calendar: CalendarEvent | None = None
     # A day picker, where the channel has one (Adaptive Cards): its button's label.
     pick_day: str | None = None
+    # An answer that closes a task: the customer is asked whether it helped (Teams' own
+    # feedback buttons, or HELPFUL / NOT_HELPFUL as choices elsewhere).
+    feedback: bool = False
 
 
 YES_NO = ("Yes", "No")
@@ -536,3 +539,16 @@ TICKET_FAILED = Reply(
     "Sorry, I couldn't save your note just now. Please try again in a few minutes.",
     _MAIN_CHOICES,
 )
+
+
+# --- was this helpful? ----------------------------------------------------------------
+
+HELPFUL, NOT_HELPFUL = "Helpful", "Not helpful"
+FEEDBACK_CHOICES = (HELPFUL, NOT_HELPFUL)
+THANKS_FOR_FEEDBACK = Reply("Thanks for letting me know!")
+SORRY_NOT_HELPFUL = Reply(
+    "Sorry about that. I can put you through to someone, or you can tell me in a few words "
+    "what went wrong.",
+    (ASK_FOR_PERSON,),
+)
+FEEDBACK_NOTED = Reply("Thanks, I've passed that on to our team.", _MAIN_CHOICES)

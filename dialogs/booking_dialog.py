@@ -22,13 +22,12 @@ from botbuilder.dialogs import (
 )
 from botbuilder.dialogs.prompts import PromptValidatorContext, TextPrompt
 
-from analytics.events import EventName
 from channels import replies
 from channels.calendar import CalendarEvent
 from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.clock import Clock, customer_now
+from dialogs.feedback import send_answer
 from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
-from dialogs.turn_events import record
 from nlu.entities import extract
 from services.scheduling import (
     Appointment,
@@ -271,10 +270,11 @@ class BookingDialog(ComponentDialog):
             appointment.reference, f"{what.capitalize()} ({appointment.reference})",
             slot.start, slot.end, _location(catalogue, appointment),
         )  # fmt: skip
-        await send_reply(step.context, done(appointment.reference, what, where, start, event))
         # A move is the change-appointment task's answer; a booking is the booking's.
         task = "changeAppointment" if booking.get(RESCHEDULE) else "bookAppointment"
-        record(step.context, EventName.TASK_COMPLETED, task)
+        await send_answer(
+            step.context, task, done(appointment.reference, what, where, start, event)
+        )
         return await step.end_dialog()
 
     async def _choose(self, step: WaterfallStepContext, reply: replies.Reply) -> DialogTurnResult:

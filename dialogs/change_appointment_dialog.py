@@ -18,7 +18,6 @@ from botbuilder.dialogs import (
 )
 from botbuilder.dialogs.prompts import PromptValidatorContext, TextPrompt
 
-from analytics.events import EventName
 from channels import replies
 from dialogs.booking_dialog import (
     BOOKING,
@@ -32,8 +31,8 @@ from dialogs.booking_dialog import (
     one_of_offered,
 )
 from dialogs.clock import Clock, customer_now
+from dialogs.feedback import send_answer
 from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
-from dialogs.turn_events import record
 from services.scheduling import (
     REFERENCE_PREFIX,
     Appointment,
@@ -188,8 +187,8 @@ class ChangeAppointmentDialog(ComponentDialog):
         except (SchedulingUnavailable, AppointmentNotFound):
             await send_reply(step.context, replies.SCHEDULING_DOWN)
             return await step.end_dialog()
-        await send_reply(step.context, replies.cancelled_appointment(appointment.reference))
-        record(step.context, EventName.TASK_COMPLETED, "changeAppointment", change="cancelled")
+        cancelled = replies.cancelled_appointment(appointment.reference)
+        await send_answer(step.context, "changeAppointment", cancelled, change="cancelled")
         return await step.end_dialog()
 
 

@@ -19,12 +19,11 @@ from botbuilder.dialogs.prompts import (
 )
 from botbuilder.schema import Activity, ActivityTypes
 
-from analytics.events import EventName
 from channels import replies
 from dialogs.clock import Clock, customer_now
+from dialogs.feedback import send_answer
 from dialogs.handoff_dialog import REASON, HandoffDialog
 from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
-from dialogs.turn_events import record
 from handoff.cases import Reason
 from services.orders import (
     MAX_ORDER_MISSES,
@@ -163,8 +162,7 @@ class OrderStatusDialog(ComponentDialog):
             step.context, lambda c: c.remember_order(order.order_number, looked_up_at, channel)
         )
         now = customer_now(step.context.activity, self._clock)
-        await send_reply(step.context, replies.order_status(order, now))
-        record(step.context, EventName.TASK_COMPLETED, "orderStatus")
+        await send_answer(step.context, "orderStatus", replies.order_status(order, now))
         return await step.end_dialog()
 
     async def _check_proof(self, step: WaterfallStepContext) -> DialogTurnResult:

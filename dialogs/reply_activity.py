@@ -7,7 +7,7 @@ from botbuilder.dialogs.choices import ListStyle
 from botbuilder.dialogs.prompts import ConfirmPrompt, PromptOptions
 from botbuilder.schema import Activity
 
-from channels.render import render
+from channels.render import render, shown_choices
 from channels.replies import Reply
 from state.wire import from_json
 
@@ -19,8 +19,8 @@ PICKED_CHOICE = "pickedChoice"
 
 
 def reply_activities(turn_context: TurnContext, reply: Reply) -> list[Activity]:
-    turn_context.turn_state[OFFERED_CHOICES] = list(reply.choices)
     incoming = turn_context.activity
+    turn_context.turn_state[OFFERED_CHOICES] = list(shown_choices(reply, incoming.channel_id))
     conversation_type = getattr(incoming.conversation, "conversation_type", None)
     return [
         from_json(Activity, message)

@@ -18,10 +18,8 @@ from botbuilder.dialogs import (
 )
 from botbuilder.dialogs.prompts import TextPrompt
 
-from analytics.events import EventName
 from channels import replies
 from customers.context import TroubleshootingRecord
-from dialogs import turn_events
 from dialogs.booking_dialog import (
     BOOKING,
     DEVICE,
@@ -31,6 +29,7 @@ from dialogs.booking_dialog import (
     one_of_offered,
 )
 from dialogs.clock import Clock
+from dialogs.feedback import send_answer
 from dialogs.handoff_dialog import REASON, HandoffDialog
 from dialogs.reply_activity import choice_options, send_reply
 from handoff.cases import Reason
@@ -149,9 +148,7 @@ class TroubleshootingDialog(ComponentDialog):
         )
         step.values[_WALK], step.values["outcome"] = walk, outcome
         if outcome == Outcome.FIXED:
-            await send_reply(step.context, replies.FIXED)
-            turn_events.record(step.context, EventName.TASK_COMPLETED, "troubleshoot",
-                               outcome="fixed")  # fmt: skip
+            await send_answer(step.context, "troubleshoot", replies.FIXED, outcome="fixed")
         elif outcome in _BOOKS:
             return await self._choose(step, replies.dead_end(outcome))
         elif outcome == Outcome.PERSON:
