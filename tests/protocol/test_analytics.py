@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from analytics.events import EventName
-from tests.conftest import MovableClock, make_settings, serve_bot_parts, stored_customer
+from channels import replies
+from nlu.review import ReviewQueue
+from tests.conftest import NOW, MovableClock, make_settings, serve_bot_parts, stored_customer, texts
 from tests.protocol.test_handoff import bot_desk_and_web, handoff_settings, with_ana
-from tools.local_channel import ChannelUser, LocalChannel
+from tools.local_channel import ChannelUser, Conversation, LocalChannel
 
 E = EventName
 TODAY = date(2026, 11, 24)
@@ -80,3 +82,88 @@ async def test_a_hand_off_is_recorded_from_request_to_end() -> None:
     assert events[4].props == {"seconds": 300.0}
     # The agent's side is recorded under the customer's conversation and analytics id.
     assert len({(e.customer, e.conversation, e.channel) for e in events}) == 1
+
+
+async def answered(channel: LocalChannel) -> tuple[Conversation, list[dict]]:
+    customer = channel.conversation()
+    return customer, await customer.say("where is order 123456?")
+
+
+async def feedback_events(parts) -> list:
+    await parts.events.flush()
+    return [e for e in await parts.events.read(TODAY, TODAY) if e.name == E.FEEDBACK]
+
+
+async def test_an_answer_asks_whether_it_helped_once_and_yes_is_recorded() -> None:
+    async with (
+        serve_bot_parts(make_settings(), MovableClock()) as (url, parts),
+        LocalChannel(url, "webchat") as webchat,
+    ):
+        customer, answer = await answered(webchat)
+        offered = [a["title"] for a in answer[-1]["suggestedActions"]["actions"]]
+        assert offered == [replies.HELPFUL, replies.NOT_HELPFUL]
+        assert texts(await customer.say(replies.HELPFUL)) == [replies.THANKS_FOR_FEEDBACK.text]
+        # Asked once: "Helpful" again is just a message now.
+        assert texts(await customer.say(replies.HELPFUL)) != [replies.THANKS_FOR_FEEDBACK.text]
+        (event,) = await feedback_events(parts)
+    assert (event.task, event.props) == ("orderStatus", {"helpful": True})
+
+
+async def test_not_helpful_offers_a_person_or_a_reason_kept_masked_for_review() -> None:
+    async with (
+        serve_bot_parts(make_settings(), MovableClock()) as (url, parts),
+        LocalChannel(url, "webchat") as webchat,
+    ):
+        customer, _ = await answered(webchat)
+        assert texts(await customer.say(replies.NOT_HELPFUL)) == [replies.SORRY_NOT_HELPFUL.text]
+        assert texts(await customer.say("the date is wrong, call me on 0207 946 0103")) == [
+            replies.FEEDBACK_NOTED.text
+        ]
+        (event,) = await feedback_events(parts)
+        review = await ReviewQueue(parts.documents, frozenset()).recent(NOW)
+    assert event.props == {"helpful": False}
+    assert [(r.reason, r.text) for r in review] == [
+        ("notHelpful", "the date is wrong, call me on <phone>")
+    ]
+
+
+async def test_a_customer_who_moves_on_is_not_asked_again_and_nothing_is_recorded() -> None:
+    async with (
+        serve_bot_parts(make_settings(), MovableClock()) as (url, parts),
+        LocalChannel(url, "webchat") as webchat,
+    ):
+        customer, _ = await answered(webchat)
+        assert texts(await customer.say("book a repair"))[0] != replies.THANKS_FOR_FEEDBACK.text
+        assert await feedback_events(parts) == []
+
+
+async def test_teams_feedback_buttons_are_answered_200_with_no_message_and_recorded() -> None:
+    async with (
+        serve_bot_parts(make_settings(), MovableClock()) as (url, parts),
+        LocalChannel(url, "msteams") as teams,
+    ):
+        customer, answer = await answered(teams)
+        assert answer[-1]["channelData"] == {"feedbackLoopEnabled": True}
+        assert "suggestedActions" not in answer[-1]
+        before = len(teams.received(customer.id))
+        click = customer.activity(type="invoke", name="message/submitAction", value={
+            "actionName": "feedback",
+            "actionValue": {"reaction": "dislike", "feedback": '{"feedbackText": "wrong"}'},
+        })  # fmt: skip
+        response = await teams.post(click)
+        assert (response.status, response.content_length) == (200, 0)
+        assert teams.received(customer.id)[before:] == []  # Teams thanks the user itself
+        (event,) = await feedback_events(parts)
+    assert (event.task, event.props, event.channel) == (
+        "orderStatus", {"helpful": False}, "msteams",
+    )  # fmt: skip
+
+
+async def test_messenger_offers_the_feedback_as_quick_replies() -> None:
+    async with (
+        serve_bot_parts(make_settings(), MovableClock()) as (url, _),
+        LocalChannel(url, "facebook") as messenger,
+    ):
+        _, answer = await answered(messenger)
+    titles = [a["title"] for a in answer[-1]["suggestedActions"]["actions"]]
+    assert titles == [replies.HELPFUL, replies.NOT_HELPFUL]
