@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from botbuilder.core import ConversationState, TurnContext
 from recognizers_choice import recognize_boolean
 
+from analytics.events import EventName
 from channels import replies
 from dialogs.reply_activity import send_reply
+from dialogs.turn_events import record
 from handoff.cases import Case, CaseState
 from handoff.service import HandoffService
 from state.documents import StorageError
 
 log = logging.getLogger(__name__)
 
+_RATINGS = frozenset({"1", "2", "3", "4", "5"})
 _STOP_WAITING = re.compile(
     r"^\s*(?:cancel|stop|stop waiting|never ?mind|nevermind|forget it|no thanks|"
     r"i don'?t need (?:a person|anyone|help) any ?more)\W*$",
@@ -74,16 +77,23 @@ class HandoffRelay:
                 await self.case_property.delete(turn_context)
                 return False
             await self._handoff.record_solved(case.id, solved)
-            if solved:
+            agent = case.agent.name if case.agent else "our team"
+            await send_reply(turn_context, replies.ask_rating(agent))
+            return True
+        if case.state == CaseState.ENDED and case.rating is None and said in _RATINGS:
+            score = int(said)
+            await self._handoff.record_rating(case.id, score)
+            record(turn_context, EventName.SATISFACTION, score=score)
+            if case.solved:
                 await self.case_property.delete(turn_context)
-            # Not solved: the next message may take the offer of a note (kept till then).
-            await send_reply(
-                turn_context, replies.GLAD_IT_HELPED if solved else replies.SORRY_NOT_SOLVED
-            )
+                await send_reply(turn_context, replies.THANKS_FOR_RATING)
+            else:
+                # Not solved: the next message may take the offer of a note (kept till then).
+                await send_reply(turn_context, replies.SORRY_NOT_SOLVED)
             return True
         await self.case_property.delete(turn_context)
         note_offered = case.state in (CaseState.TIMED_OUT, CaseState.FAILED) or (
-            case.state == CaseState.ENDED and case.solved is False
+            case.state == CaseState.ENDED and case.solved is False and case.rating is not None
         )
         if note_offered and said == replies.LEAVE_A_NOTE.lower():
             return FollowUp(case)

@@ -474,6 +474,17 @@ def agent_left(name: str) -> Reply:
     )
 
 
+RATINGS = ("1", "2", "3", "4", "5")
+
+
+def ask_rating(agent: str) -> Reply:
+    return Reply(
+        f"Thanks. How would you rate your chat with {agent}, from 1 (poor) to 5 (great)?",
+        RATINGS,
+    )
+
+
+THANKS_FOR_RATING = Reply("Thank you! Anything else I can do?", _MAIN_CHOICES)
 STILL_WAITING = Reply(
     "Your message is with our team; someone will be with you shortly. "
     'Type "cancel" to stop waiting.'
@@ -481,7 +492,6 @@ STILL_WAITING = Reply(
 STOPPED_WAITING = Reply(
     "Okay, I've cancelled your request for a person. What else can I do for you?", _MAIN_CHOICES
 )
-GLAD_IT_HELPED = Reply("Glad to hear it! Anything else I can do?", _MAIN_CHOICES)
 SORRY_NOT_SOLVED = Reply(
     "Sorry it isn't sorted yet. I can put you through to someone again, or leave a note "
     "for our team to get back to you.",

@@ -114,6 +114,8 @@ class Case(_Model):
     reminded_at: datetime | None = None
     # After the agent ended it: did it solve the problem (None: not answered).
     solved: bool | None = None
+    # Then: how the customer rated the chat, 1 to 5 (None: not rated).
+    rating: int | None = None
     events: list[CaseEvent] = Field(default_factory=list)
 
     def record(self, name: str, at: datetime, value: float | None = None,

@@ -201,6 +201,11 @@ class HandoffService:
         await self._change(case_id, lambda c: _solved(c, solved, now))
         log.info("case %s: solved=%s", case_id, solved)
 
+    async def record_rating(self, case_id: str, score: int) -> None:
+        now = self._clock()
+        await self._change(case_id, lambda c: _rated(c, score, now))
+        log.info("case %s: rated %d", case_id, score)
+
     async def record_ticket(self, case_id: str, reference: str) -> None:
         """The customer left a note after this case: the ticket is on the case's record."""
         now = self._clock()
@@ -552,6 +557,14 @@ def _solved(case: Case, solved: bool, at: datetime) -> bool:
         return False
     case.solved = solved
     case.record("solved", at, 1 if solved else 0)
+    return True
+
+
+def _rated(case: Case, score: int, at: datetime) -> bool:
+    if case.rating is not None:
+        return False
+    case.rating = score
+    case.record("rated", at, score)
     return True
 
 

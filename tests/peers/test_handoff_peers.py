@@ -143,7 +143,8 @@ async def test_a_web_chat_customer_and_a_teams_agent_talk_and_the_bot_takes_back
                     await page.locator(
                         BUBBLE, has_text="Did that solve your problem?"
                     ).first.wait_for(timeout=20_000)
-                    await say(page, "yes", "Glad to hear it!")
+                    await say(page, "yes", "How would you rate your chat")
+                    await say(page, "5", "Thank you!")
                     ARTIFACTS.mkdir(exist_ok=True)
                     await page.screenshot(path=ARTIFACTS / "handoff-webchat.png", full_page=True)
                     bubbles = await page.locator(BUBBLE).all_inner_texts()

@@ -68,15 +68,18 @@ async def test_a_session_starts_again_after_30_minutes_of_silence() -> None:
 async def test_a_hand_off_is_recorded_from_request_to_end() -> None:
     clock = MovableClock()
     async with bot_desk_and_web(handoff_settings(), clock) as (parts, desk, webchat):
-        _, _, thread = await with_ana(desk, webchat)
+        customer, _, thread = await with_ana(desk, webchat)
         clock.advance(timedelta(minutes=5))
         await thread.say("/end")
+        await customer.say("yes")
+        await customer.say("4")
         await parts.events.flush()
         events = sorted(await parts.events.read(TODAY, TODAY), key=lambda e: e.at)
     assert [e.name for e in events] == [
         E.SESSION_STARTED, E.INTENT_RECOGNIZED, E.HANDOFF_REQUESTED, E.HANDOFF_TAKEN,
-        E.HANDOFF_ENDED,
+        E.HANDOFF_ENDED, E.SATISFACTION,
     ]  # fmt: skip
+    assert events[-1].props == {"score": 4}
     assert events[2].props == {"reason": "asked"}
     assert events[3].props == {"waitSeconds": 0.0}
     assert events[4].props == {"seconds": 300.0}

@@ -163,13 +163,15 @@ async def test_a_customer_and_an_agent_talk_through_the_bot_and_the_bot_takes_ba
         assert texts(new_to(webchat, customer, before)) == [replies.agent_left("Ana").text]
         assert "Ended by Ana" in json.dumps(desk.latest_card(card_id))
 
-        assert texts(await customer.say("yes")) == [replies.GLAD_IT_HELPED.text]
+        assert texts(await customer.say("yes")) == [replies.ask_rating("Ana").text]
+        assert texts(await customer.say("4")) == [replies.THANKS_FOR_RATING.text]
         assert texts(await customer.say("where is order 123456?")) == [STATUS_123456]
         case = await parts.handoff.get(case_id_of(card))
         assert case is not None and (case.state, case.solved) == (CaseState.ENDED, True)
         assert case.wait_seconds is not None and case.handling_seconds is not None
         # Each step is on the case's record for the analytics; the logs carry no words.
-        assert [e.name for e in case.events] == ["requested", "taken", "ended", "solved"]
+        assert [e.name for e in case.events] == ["requested", "taken", "ended", "solved", "rated"]
+        assert case.rating == 4
         logged = "\n".join(r.getMessage() for r in caplog.records)
         assert f"case {case.id} taken after" in logged
         for words in ("daughter's birthday", "Let me check with the courier"):
@@ -467,7 +469,8 @@ async def test_a_contact_center_accepts_then_completes_and_the_bot_takes_back() 
         assert waiting == []
         answer = await customer.send(**status("completed"))
         assert texts(answer) == [replies.agent_left("Our team").text]
-        assert texts(await customer.say("no")) == [replies.SORRY_NOT_SOLVED.text]
+        assert texts(await customer.say("no")) == [replies.ask_rating("Ana").text]
+        assert texts(await customer.say("2")) == [replies.SORRY_NOT_SOLVED.text]
         reference = await leave_a_note(customer, "sam@example.com", "Still late")
         ticket = await parts.tickets.get(reference)
         assert ticket is not None and ticket["whyNoPerson"] == "notSolved"
