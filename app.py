@@ -21,6 +21,7 @@ from botbuilder.schema import Activity
 from pydantic import SecretStr
 
 from analytics.event_log import StoredEventLog
+from analytics.web_api import AnalyticsApi
 from bots.adapter import ChannelAuthentication, LeanCloudAdapter
 from bots.agent_desk import AgentDeskMiddleware, AgentPolicy
 from bots.analytics_middleware import AnalyticsMiddleware
@@ -175,7 +176,7 @@ def build_bot(
         documents, desk, outbound, settings.business_hours, clock,
         max_wait=timedelta(seconds=settings.HANDOFF_MAX_WAIT_SECONDS),
         remind_after=timedelta(seconds=settings.HANDOFF_REMIND_AFTER_SECONDS),
-        privacy=privacy, events=events.record,
+        privacy=privacy, events=events.record if settings.ANALYTICS_EVENTS else None,
     )  # fmt: skip
     tickets: TicketService = StoredTickets(documents)
     if settings.TICKET_WEBHOOK_URL is not None:
@@ -292,7 +293,8 @@ def create_app(
         settings, clock, ChannelOutbound(adapter, authentication, settings.MicrosoftAppId)
     )
     adapter.on_turn_error = turn_error_handler(parts.conversation_state, parts.storage_health)
-    adapter.use(AnalyticsMiddleware(parts.events, clock))
+    if settings.ANALYTICS_EVENTS:
+        adapter.use(AnalyticsMiddleware(parts.events, clock))
     adapter.use(
         AgentDeskMiddleware(
             parts.handoff,
@@ -307,6 +309,7 @@ def create_app(
     app[ADAPTER] = adapter
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    AnalyticsApi(parts.events, _secret(settings.ANALYTICS_API_KEY), clock).add_routes(app)
     timer = HandoffTimer(parts.handoff, *(() if handoff_tick is None else (handoff_tick,)))
     resources: list[Resource] = [adapter, *parts.resources, timer]
     if tokens is not None:

@@ -160,6 +160,10 @@ class Settings(BaseSettings):
 
     # Days conversation events are kept for the analytics (0: kept until deleted).
     ANALYTICS_RETENTION_DAYS: int = Field(90, ge=0, le=3650)
+    # false: no conversation events are recorded (the metrics and the report stay empty).
+    ANALYTICS_EVENTS: bool = True
+    # The key GET /api/analytics asks for (X-API-Key); unset: the route is off.
+    ANALYTICS_API_KEY: SecretStr | None = None
 
     # Set by the deployment: logs and requests go to Application Insights.
     APPLICATIONINSIGHTS_CONNECTION_STRING: SecretStr | None = None
@@ -188,6 +192,7 @@ class Settings(BaseSettings):
         "CLU_KEY",
         "TICKET_WEBHOOK_URL",
         "TICKET_WEBHOOK_SIGNING_KEY",
+        "ANALYTICS_API_KEY",
         mode="before",
     )
     @classmethod

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import aiohttp
+
 from analytics.events import EventName
 from channels import replies
 from nlu.review import ReviewQueue
@@ -170,3 +172,46 @@ async def test_messenger_offers_the_feedback_as_quick_replies() -> None:
         _, answer = await answered(messenger)
     titles = [a["title"] for a in answer[-1]["suggestedActions"]["actions"]]
     assert titles == [replies.HELPFUL, replies.NOT_HELPFUL]
+
+
+async def test_the_metrics_api_answers_only_with_its_key_and_sane_dates() -> None:
+    key = "analytics-key-0123456789"
+    async with (
+        serve_bot_parts(make_settings(ANALYTICS_API_KEY=key), MovableClock()) as (url, parts),
+        LocalChannel(url, "webchat") as webchat,
+        aiohttp.ClientSession() as http,
+    ):
+        customer, _ = await answered(webchat)
+        await customer.say(replies.HELPFUL)
+        await parts.events.flush()
+        api = url.replace("/api/messages", "/api/analytics")
+
+        async def get(query: str = "", **headers: str) -> tuple[int, dict]:
+            async with http.get(f"{api}{query}", headers=headers) as response:
+                return response.status, await response.json()
+
+        assert (await get())[0] == 401
+        assert (await get(**{"X-API-Key": key + "x"}))[0] == 401
+        for query in (
+            "?from=yesterday",
+            "?from=2026-11-24T00:00",
+            "?from=2026-13-01",
+            "?from=2026-11-25&to=2026-11-24",
+            "?from=2026-01-01&to=2026-11-24",
+        ):
+            assert (await get(query, **{"X-API-Key": key}))[0] == 400, query  # fmt: skip
+        status, figures = await get("?from=2026-11-24&to=2026-11-24", **{"X-API-Key": key})
+    assert status == 200
+    assert (figures["sessions"], figures["resolved"], figures["helpfulRate"]) == (1, 1, 1.0)
+    assert figures["tasks"]["orderStatus"]["completed"] == 1
+
+
+async def test_without_a_key_setting_the_metrics_api_is_off() -> None:
+    async with (
+        serve_bot_parts(make_settings(), MovableClock()) as (url, _),
+        aiohttp.ClientSession() as http,
+        http.get(
+            url.replace("/api/messages", "/api/analytics"), headers={"X-API-Key": ""}
+        ) as response,  # fmt: skip
+    ):
+        assert response.status == 404
