@@ -182,6 +182,12 @@ async def run(
                         )  # fmt: skip
                     for bot in ("ours", "samples") if storage != "sqlite" else ("ours",):
                         results.append(await measure(bot, label, env, users, seconds, connector))
+                    if storage == "memory":
+                        # What recording analytics events costs, side by side.
+                        quiet = {**env, "ANALYTICS_EVENTS": "false"}
+                        results.append(await measure(
+                            "ours", f"{label} no events", quiet, users, seconds, connector
+                        ))  # fmt: skip
                 finally:
                     if cosmos:
                         cosmos.stop()
@@ -198,6 +204,11 @@ async def run(
     }
     for storage, ratio in ratios.items():
         print(f"ours / samples' pattern, {storage}: {ratio}x turns/s")
+    if ("ours", "memory no events") in by and ("ours", "memory") in by:
+        with_events = by["ours", "memory"].turns_per_second
+        without = by["ours", "memory no events"].turns_per_second
+        ratios["events on / off, memory"] = round(with_events / without, 3)
+        print(f"analytics events on / off, memory: {with_events} / {without} turns/s")
     relay = await measure_relay(users, seconds)
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
