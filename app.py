@@ -20,7 +20,9 @@ from botbuilder.core import ConversationState, serializer_helper
 from botbuilder.schema import Activity
 from pydantic import SecretStr
 
+from analytics.app_insights import AppInsightsEvents, NotCustomEvents, fan_out
 from analytics.event_log import StoredEventLog
+from analytics.events import ConversationEvent
 from analytics.web_api import AnalyticsApi
 from bots.adapter import ChannelAuthentication, LeanCloudAdapter
 from bots.agent_desk import AgentDeskMiddleware, AgentPolicy
@@ -103,6 +105,9 @@ class BotParts:
     storage_health: StorageHealth
     turn_state: TurnState
     events: StoredEventLog
+    # Every new event goes here (the store, and Application Insights when configured);
+    # None: events are off (ANALYTICS_EVENTS=false).
+    record_event: Callable[[ConversationEvent], None] | None
     handoff: HandoffService
     teams_desk: TeamsDesk | None
     tickets: TicketService
@@ -169,6 +174,11 @@ def build_bot(
     privacy = PrivacyPolicy(settings.restricted_channels)
     events = StoredEventLog(documents, settings.ANALYTICS_RETENTION_DAYS, clock)
     resources.append(events)
+    recorder = events.record
+    if settings.APPLICATIONINSIGHTS_CONNECTION_STRING is not None:
+        recorder = fan_out(events.record, AppInsightsEvents().record)
+    if not settings.ANALYTICS_EVENTS:
+        recorder = None
     outbound = outbound or NoChannels()
     teams_desk = TeamsDesk(documents, outbound) if settings.HANDOFF_DESK == "teams" else None
     desk: AgentDesk = teams_desk or ProtocolDesk(outbound)
@@ -176,7 +186,7 @@ def build_bot(
         documents, desk, outbound, settings.business_hours, clock,
         max_wait=timedelta(seconds=settings.HANDOFF_MAX_WAIT_SECONDS),
         remind_after=timedelta(seconds=settings.HANDOFF_REMIND_AFTER_SECONDS),
-        privacy=privacy, events=events.record if settings.ANALYTICS_EVENTS else None,
+        privacy=privacy, events=recorder,
     )  # fmt: skip
     tickets: TicketService = StoredTickets(documents)
     if settings.TICKET_WEBHOOK_URL is not None:
@@ -251,6 +261,7 @@ def build_bot(
         storage_health,
         turn_state,
         events,
+        recorder,
         handoff,
         teams_desk,
         tickets,
@@ -293,8 +304,8 @@ def create_app(
         settings, clock, ChannelOutbound(adapter, authentication, settings.MicrosoftAppId)
     )
     adapter.on_turn_error = turn_error_handler(parts.conversation_state, parts.storage_health)
-    if settings.ANALYTICS_EVENTS:
-        adapter.use(AnalyticsMiddleware(parts.events, clock))
+    if parts.record_event is not None:
+        adapter.use(AnalyticsMiddleware(parts.record_event, clock))
     adapter.use(
         AgentDeskMiddleware(
             parts.handoff,
@@ -482,6 +493,8 @@ def start_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(NotCustomEvents())
     if settings.APPLICATIONINSIGHTS_CONNECTION_STRING is not None:
         from azure.monitor.opentelemetry import configure_azure_monitor
 

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from botbuilder.core import Middleware, TurnContext
 
-from analytics.event_log import StoredEventLog
 from analytics.events import ConversationEvent, conversation_pseudonym
 from dialogs.turn_events import ANALYTICS_ID, TURN_EVENTS, TurnEvents
 
@@ -21,8 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class AnalyticsMiddleware(Middleware):
-    def __init__(self, events: StoredEventLog, clock: Callable[[], datetime]) -> None:
-        self._events = events
+    def __init__(
+        self, record: Callable[[ConversationEvent], None], clock: Callable[[], datetime]
+    ) -> None:
+        self._record = record
         self._clock = clock
 
     async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
@@ -40,6 +41,6 @@ class AnalyticsMiddleware(Middleware):
         conversation = conversation_pseudonym(activity.channel_id, activity.conversation.id)
         now = self._clock()
         for name, at, task, props in collector.recorded:
-            self._events.record(ConversationEvent(
+            self._record(ConversationEvent(
                 name, at or now, activity.channel_id, customer, conversation, task, props,
             ))  # fmt: skip
