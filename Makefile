@@ -9,7 +9,7 @@ MAKEFLAGS += --jobs=4
 STEP   := tools/step.sh
 PIP    := -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test chat webchat playground lint format clean teams-package bench nlu-bench
+.PHONY: run test chat webchat playground lint format clean teams-package bench nlu-bench report
 
 run: $(VENV)/.runtime
 	@$(BIN)/python app.py
@@ -48,6 +48,10 @@ bench: $(VENV)/.bench $(PEERS)/node_modules/.installed
 # The intent classifier on CLINC150 (../shared/data), beside the paper's published figures.
 nlu-bench: $(VENV)/.dev
 	@$(BIN)/python -m bench.nlu_clinc $(ARGS)
+
+# The analytics report: make report ARGS="--from 2026-11-01 --to 2026-11-24" -> build/report.html
+report: $(VENV)/.runtime
+	@$(BIN)/python -m analytics report $(ARGS)
 
 # The Teams app to upload (manifest + icons), with MicrosoftAppId from .env or the environment.
 teams-package: $(VENV)/.runtime
