@@ -16,7 +16,9 @@ from urllib.request import urlopen
 
 import pytest
 
+from analytics.events import EventName
 from config import PLATFORM_SETTINGS, Settings
+from tools.workbook import serialized
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "deploymentTemplates"
@@ -244,3 +246,18 @@ def test_the_start_command_serves_the_bot(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_the_analytics_workbook_is_deployed_in_sync_with_its_source_and_the_events() -> None:
+    (workbook,) = [r for r in TEMPLATE["resources"] if r["type"] == "Microsoft.Insights/workbooks"]
+    assert workbook["properties"]["sourceId"] == (
+        "[resourceId('Microsoft.Insights/components', variables('insightsName'))]"
+    )
+    # The template carries the editable file as is (python -m tools.workbook writes it).
+    assert workbook["properties"]["serializedData"] == serialized()
+    queries = [item["content"]["query"] for item in json.loads(serialized())["items"]
+               if item["type"] == 3]  # fmt: skip
+    assert len(queries) >= 8
+    named = {name for query in queries for name in re.findall(r'"([a-z][A-Za-z]+)"', query)
+             if name not in ("true",)}  # fmt: skip
+    assert named <= {e.value for e in EventName} | {"escalated", "resolved", "abandoned"}, named
