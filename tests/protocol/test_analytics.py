@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import aiohttp
+import pytest
 
 from analytics.events import EventName
 from channels import replies
 from nlu.review import ReviewQueue
+from state.documents import StorageUnavailable
 from tests.conftest import NOW, MovableClock, make_settings, serve_bot_parts, stored_customer, texts
 from tests.protocol.test_handoff import bot_desk_and_web, handoff_settings, with_ana
 from tools.local_channel import ChannelUser, Conversation, LocalChannel
@@ -215,3 +217,28 @@ async def test_without_a_key_setting_the_metrics_api_is_off() -> None:
         ) as response,  # fmt: skip
     ):
         assert response.status == 404
+
+
+async def test_with_the_event_store_down_every_turn_still_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with (
+        serve_bot_parts(make_settings(), MovableClock()) as (url, parts),
+        LocalChannel(url, "webchat") as webchat,
+    ):
+
+        async def down(_: object) -> None:
+            raise StorageUnavailable("the events container is down")
+
+        monkeypatch.setattr(parts.events, "_write", down)
+        customer = webchat.conversation()
+        for _ in range(3):
+            assert texts(await customer.say("where is order 123456?"))[0].startswith(
+                "Your order 123456 is"
+            )
+        with pytest.raises(StorageUnavailable):
+            await parts.events.flush()  # the writer task logs this and tries again later
+        monkeypatch.undo()
+        await parts.events.flush()
+        events = await parts.events.read(TODAY, TODAY)
+    assert sum(e.name == E.TASK_COMPLETED for e in events) == 3  # nothing lost meanwhile
