@@ -228,6 +228,7 @@ def build_bot(
         Thresholds(settings.NLU_CONFIDENCE_THRESHOLD, settings.NLU_AMBIGUITY_MARGIN),
         review,
         conversation_state.create_property("lastMessage"),
+        events.forget,
     )
     # The customer's state first: see TurnState.
     storage_health = StorageHealth()

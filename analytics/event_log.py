@@ -17,7 +17,13 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from analytics.events import ConversationEvent
-from state.documents import DocumentStore, DocumentWrite, StorageError, append_to_list
+from state.documents import (
+    DocumentStore,
+    DocumentWrite,
+    EtagConflict,
+    StorageError,
+    append_to_list,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +106,41 @@ class StoredEventLog:
             for document in found.values():
                 events.extend(ConversationEvent.from_json(e) for e in document.data["events"])
         return events
+
+    async def forget(self, customer: str, days: list[date]) -> int:
+        """Deletes every event of `customer` (an analytics id) kept for `days` and the day
+        after each (a hand-off may end after midnight), and those still buffered; returns
+        how many went."""
+        before = len(self._buffer)
+        self._buffer = deque(e for e in self._buffer if e.customer != customer)
+        removed = before - len(self._buffer)
+        wanted = sorted({d + timedelta(days=n) for d in days for n in (0, 1)})
+        indexes = await self._documents.read([day_key(day) for day in wanted])
+        keys = [key for index in indexes.values() for key in index.data.get("documents", [])]
+        for key in keys:
+            removed += await self._forget_in(key, customer)
+        return removed
+
+    async def _forget_in(self, key: str, customer: str) -> int:
+        for _ in range(_INDEX_ATTEMPTS):
+            stored = (await self._documents.read([key])).get(key)
+            if stored is None:
+                return 0
+            events = stored.data["events"]
+            kept = [e for e in events if e.get("customer") != customer]
+            if len(kept) == len(events):
+                return 0
+            try:
+                if kept:
+                    await self._documents.write({key: DocumentWrite(
+                        {**stored.data, "events": kept}, if_match=stored.etag, ttl=self._ttl,
+                    )})  # fmt: skip
+                else:
+                    await self._documents.delete([key])
+                return len(events) - len(kept)
+            except EtagConflict:
+                continue
+        raise StorageError(f"events {key} kept changing while a customer was forgotten")
 
     async def _write(self, batch: list[ConversationEvent]) -> None:
         by_day: dict[date, list[ConversationEvent]] = {}

@@ -127,9 +127,13 @@ class CustomerServiceBot(ActivityHandler):
             )
             conversation_key = self._conversation_state.get_storage_key(turn_context)
             now = self._clock()
-            context = await self._customer_contexts.update(
-                turn_context, lambda c: c.saw(record, conversation_key, now)
-            )
+            day = now.date().isoformat()
+
+            def seen(context: CustomerContext) -> None:
+                context.saw(record, conversation_key, now)
+                context.active_on(day)
+
+            context = await self._customer_contexts.update(turn_context, seen)
             turn_context.turn_state[ANALYTICS_ID] = context.analytics_id
         if turn_context.activity.type == "message":
             await self._note_session(turn_context)

@@ -15,6 +15,8 @@ RESUME_WINDOW = timedelta(hours=24)
 MAX_VERIFIED_ORDERS = 20
 MAX_TROUBLESHOOTING = 20
 MAX_HANDOFF_RECORDS = 50
+# Longer than any event retention a company would set for its analytics (the default is 90).
+MAX_ANALYTICS_DAYS = 400
 
 
 class _Model(BaseModel):
@@ -59,6 +61,8 @@ class CustomerContext(_Model):
     # The customer's name in analytics events: random, so the events say nothing of who;
     # deleted with the context ("forget me"), after which no event can be tied to them.
     analytics_id: str = Field(default_factory=lambda: secrets.token_hex(12))
+    # The days (UTC) this customer's events were recorded on, so that "forget me" finds them.
+    analytics_days: list[str] = Field(default_factory=list)
     channel_accounts: list[ChannelAccountRecord] = Field(default_factory=list)
     # Storage keys of the conversations held for this customer, so "forget me" finds them all.
     conversations: list[str] = Field(default_factory=list)
@@ -169,6 +173,10 @@ class CustomerContext(_Model):
         self.open_task = None
         self.resume_declined_at = at
 
+    def active_on(self, day: str) -> None:
+        if day not in self.analytics_days:
+            self.analytics_days = [*self.analytics_days[-(MAX_ANALYTICS_DAYS - 1) :], day]
+
     def request_handoff(self, at: datetime) -> None:
         self.handoff_requested_at = at
 
@@ -196,6 +204,7 @@ IDENTIFIER_AND_TASK_FIELDS = frozenset(
     {
         "schema_version",
         "analytics_id",
+        "analytics_days",
         "channel_accounts",
         "conversations",
         "last_inbound_at",

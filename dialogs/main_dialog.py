@@ -27,7 +27,7 @@ from dialogs.handoff_dialog import HandoffDialog
 from dialogs.order_status_dialog import ORDER_NUMBER, SKIP_RECENT_ORDER, OrderStatusDialog
 from dialogs.reply_activity import PICKED_CHOICE, confirm_prompt, prompt_options, send_reply
 from dialogs.troubleshooting_dialog import TroubleshootingDialog
-from dialogs.turn_events import record
+from dialogs.turn_events import ForgetEvents, forget_analytics, record
 from nlu.policy import Decision, Thresholds, decide
 from nlu.recognizer import Intent, Recognition, Recognizer
 from nlu.review import ReviewQueue, mask, says_not_what_i_meant
@@ -86,8 +86,10 @@ class MainDialog(ComponentDialog):
         thresholds: Thresholds | None = None,
         review: ReviewQueue | None = None,
         last_message: StatePropertyAccessor | None = None,
+        forget_events: ForgetEvents | None = None,
     ) -> None:
         super().__init__(MainDialog.__name__)
+        self._forget_events = forget_events
         self._recognizer = recognizer
         # Messages not understood in a row, in this conversation: the second offers a person.
         self._not_understood = not_understood
@@ -251,7 +253,9 @@ class MainDialog(ComponentDialog):
         asked = step.values.get(_ASKED)
         if asked == Intent.DELETE_DATA.value:
             if step.result is True:
+                context = await self._customer_contexts.get(step.context)
                 await self._identity.forget(turn_customer_id(step.context) or "")
+                forget_analytics(step.context, context, self._forget_events)
                 discard_changes(step.context)
                 await send_reply(step.context, replies.DATA_DELETED)
             else:

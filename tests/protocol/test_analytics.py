@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 import aiohttp
@@ -242,3 +243,28 @@ async def test_with_the_event_store_down_every_turn_still_answers(
         await parts.events.flush()
         events = await parts.events.read(TODAY, TODAY)
     assert sum(e.name == E.TASK_COMPLETED for e in events) == 3  # nothing lost meanwhile
+
+
+async def test_forget_me_deletes_the_customers_events_and_no_one_elses() -> None:
+    async with (
+        serve_bot_parts(make_settings(), MovableClock()) as (url, parts),
+        LocalChannel(url, "webchat") as webchat,
+    ):
+        other = webchat.conversation(ChannelUser("web-b", "Ben"))
+        await other.say("where is order 123456?")
+        leaving = webchat.conversation(ChannelUser("web-a", "Ana"))
+        await leaving.say("where is order 123456?")
+        await parts.events.flush()
+        (_, context) = await stored_customer(parts.documents, "webchat", "web-a")
+        await leaving.say("where is order 234567?")  # still in the buffer when forgotten
+        await leaving.say("delete my data")
+        assert texts(await leaving.say("yes")) == [replies.DATA_DELETED.text]
+        for _ in range(100):  # the deletion runs in the background
+            events = await parts.events.read(TODAY, TODAY)
+            if all(e.customer != context["analyticsId"] for e in events):
+                break
+            await asyncio.sleep(0.05)
+        await parts.events.flush()
+        events = await parts.events.read(TODAY, TODAY)
+    assert all(e.customer != context["analyticsId"] for e in events)
+    assert sum(e.name == E.TASK_COMPLETED for e in events) == 1  # Ben's
