@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import shlex
 from datetime import date
 from typing import Any
 
@@ -137,15 +138,21 @@ def _review_table(review: list[ReviewEntry]) -> str:
         return "<p class='muted'>None kept in this range.</p>"
     rows = [f"<tr><td>{html.escape(e.at[:16])}</td><td>{html.escape(e.channel)}</td>"
             f"<td>{html.escape(e.reason)}</td><td>{html.escape(e.guess)} "
-            f"({e.confidence:.2f})</td><td>{html.escape(e.text)}</td></tr>"
+            f"({e.confidence:.2f})</td><td>{html.escape(e.text)}</td>"
+            f"<td><code>{html.escape(_add_command(e))}</code></td></tr>"
             for e in review]  # fmt: skip
     return (
-        "<p>Masked as kept. Add each worth learning as an example under its intent in "
-        "<code>nlu/data/en/intents.yml</code>, then check the effect with "
-        "<code>python -m nlu evaluate</code>.</p>"
+        "<p>Masked as kept. Label each worth learning with the intent it meant (the command "
+        "names the bot's guess: change it where the guess was wrong), run the command, then "
+        "check the effect with <code>python -m nlu evaluate</code>.</p>"
         "<table><tr><th>when</th><th>channel</th><th>why</th><th>bot's guess</th>"
-        "<th>message</th></tr>" + "".join(rows) + "</table>"
+        "<th>message</th><th>to add it</th></tr>" + "".join(rows) + "</table>"
     )
+
+
+def _add_command(entry: ReviewEntry) -> str:
+    intent = entry.guess if entry.guess and entry.guess != "none" else "INTENT"
+    return f"python -m nlu add --intent {shlex.quote(intent)} {shlex.quote(entry.text)}"
 
 
 def _percent(value: float | None) -> str:

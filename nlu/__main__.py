@@ -7,6 +7,7 @@
     python -m nlu train --data FILE --out DIR             the same engine on any labelled JSONL
     python -m nlu export-clu --out FILE                   a CLU project import file
     python -m nlu review [--days 7]                       messages not understood, to learn from
+    python -m nlu add --intent orderStatus "text"         one more example in the training data
 
 `--model DIR` makes parse and evaluate use a model `train` wrote; `--now`, `--tz` and
 `--lang` place relative dates ("tomorrow at 3pm") as for a customer there and then.
@@ -24,7 +25,13 @@ from config import ConfigError, load_settings
 from nlu.classifier import IntentClassifier
 from nlu.embedded import EmbeddedRecognizer
 from nlu.evaluation import cross_validate, evaluate, write_report
-from nlu.training import TrainingDataError, held_out_file, load_labelled, load_training
+from nlu.training import (
+    TrainingDataError,
+    add_example,
+    held_out_file,
+    load_labelled,
+    load_training,
+)
 
 DEFAULT_REPORT_DIR = Path("build/nlu-report")
 
@@ -169,6 +176,12 @@ def review(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def add(arguments: argparse.Namespace) -> int:
+    path = add_example(arguments.intent, arguments.text, arguments.lang)
+    print(f"{path}: added to {arguments.intent}; check it with python -m nlu evaluate")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nlu", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -200,9 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     reviewing.add_argument("--days", type=int, default=7)
     reviewing.add_argument("--json", action="store_true", help="one JSON line per message")
 
+    adding = commands.add_parser("add", help="add an example to the training data")
+    adding.add_argument("--intent", required=True)
+    adding.add_argument("--lang", default="en")
+    adding.add_argument("text")
+
     arguments = parser.parse_args(argv)
     handlers = {"parse": parse, "evaluate": evaluate_command, "train": train,
-                "export-clu": export_clu, "review": review}  # fmt: skip
+                "export-clu": export_clu, "review": review, "add": add}  # fmt: skip
     try:
         return handlers[arguments.command](arguments)
     except (TrainingDataError, ConfigError) as error:

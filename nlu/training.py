@@ -75,6 +75,38 @@ def load_training(language: str = "en", path: Path | None = None) -> TrainingDat
     return TrainingData(document.get("language", language), tuple(examples), devices)
 
 
+def add_example(intent: str, text: str, language: str = "en", path: Path | None = None) -> Path:
+    """Adds `text` as an example of `intent` at the end of that intent's list, keeping the
+    file as written (comments, order); TrainingDataError says why it cannot."""
+    path = path or intents_file(language)
+    text = " ".join(text.split())
+    if not text:
+        raise TrainingDataError("the example is empty")
+    data = load_training(language, path)
+    if intent not in {e.intent for e in data.examples}:
+        raise TrainingDataError(f"{path}: no intent {intent!r}")
+    known = {e.text.lower(): e.intent for e in data.examples}
+    if text.lower() in known:
+        raise TrainingDataError(f"already an example of {known[text.lower()]!r}")
+    held_out = held_out_file(language)
+    if held_out.exists() and text.lower() in {e.text.lower() for e in load_labelled(held_out)}:
+        raise TrainingDataError("that message is in the held-out file, which measures the bot")
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = lines.index(f"  {intent}:\n")
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("    - "):
+        end += 1
+    lines.insert(end, f"    - {json.dumps(text, ensure_ascii=False)}\n")
+    before = path.read_text(encoding="utf-8")
+    path.write_text("".join(lines), encoding="utf-8")
+    try:
+        load_training(language, path)
+    except TrainingDataError:
+        path.write_text(before, encoding="utf-8")
+        raise
+    return path
+
+
 def load_labelled(path: Path) -> list[Example]:
     """A JSONL file of {"text", "intent", "entities"} (entities optional)."""
     examples = []
