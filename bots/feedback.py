@@ -36,7 +36,8 @@ class FeedbackCollector:
     async def message(self, turn_context: TurnContext, text: str) -> bool:
         """True when the message answered the question (and was answered here)."""
         asked: dict[str, Any] | None = await self._asked.get(turn_context)
-        if not asked:
+        if not asked or turn_context.activity.channel_id == "msteams":
+            # On Teams the thumbs stay on the answer: they are answered by an invoke, later.
             return False
         await self._asked.delete(turn_context)
         said = text.strip().lower()
@@ -69,7 +70,8 @@ class FeedbackCollector:
         asked: dict[str, Any] | None = await self._asked.get(turn_context)
         task = (asked or {}).get("task")
         record(turn_context, EventName.FEEDBACK, task, helpful=reaction == "like")
-        await self._asked.delete(turn_context)
+        if asked:
+            await self._asked.delete(turn_context)
 
     async def remember(self, turn_context: TurnContext) -> None:
         """After a turn: the question its answer asked stands until the next message."""

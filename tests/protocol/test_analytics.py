@@ -268,3 +268,67 @@ async def test_forget_me_deletes_the_customers_events_and_no_one_elses() -> None
         events = await parts.events.read(TODAY, TODAY)
     assert all(e.customer != context["analyticsId"] for e in events)
     assert sum(e.name == E.TASK_COMPLETED for e in events) == 1  # Ben's
+
+
+async def test_three_channels_scripted_produce_exactly_their_events() -> None:
+    clock = MovableClock()
+    async with (
+        bot_desk_and_web(handoff_settings(), clock) as (parts, desk, webchat),
+        LocalChannel(desk.teams.bot_url, "facebook") as messenger,
+    ):
+        # Web chat: an order answered, found helpful.
+        web = webchat.conversation()
+        await web.say("where is order 123456?")
+        await web.say(replies.HELPFUL)
+        # Teams: an order answered, "that's not what I meant", then the thumbs down.
+        teams = desk.teams.conversation()
+        await teams.say("where is order 123456?")
+        await teams.say("that's not what I meant")
+        await desk.teams.post(teams.activity(type="invoke", name="message/submitAction", value={
+            "actionName": "feedback", "actionValue": {"reaction": "dislike"}}))  # fmt: skip
+        # Messenger: a person, rated 4; and an answer found not helpful.
+        fb, _, thread = await with_ana(desk, messenger)
+        await thread.say("/end")
+        await fb.say("yes")
+        await fb.say("4")
+        await fb.say("where is order 123456?")
+        await fb.say(replies.NOT_HELPFUL)
+        await parts.events.flush()
+        events = sorted(await parts.events.read(TODAY, TODAY), key=lambda e: e.at)
+    by_channel = {
+        channel: [(e.name.value, e.task, e.props.get("helpful", e.props.get("score")))
+                  for e in events if e.channel == channel]
+        for channel in ("webchat", "msteams", "facebook")
+    }  # fmt: skip
+    started = [
+        ("sessionStarted", None, None), ("intentRecognized", None, None),
+        ("taskStarted", "orderStatus", None), ("taskCompleted", "orderStatus", None),
+    ]  # fmt: skip
+    assert by_channel["webchat"] == [*started, ("feedback", "orderStatus", True)]
+    assert by_channel["msteams"] == [
+        *started, ("misunderstood", None, None), ("feedback", "orderStatus", False),
+    ]  # fmt: skip
+    assert by_channel["facebook"] == [
+        ("sessionStarted", None, None), ("intentRecognized", None, None),
+        ("handoffRequested", None, None), ("handoffTaken", None, None),
+        ("handoffEnded", None, None), ("satisfaction", None, 4),
+        ("intentRecognized", None, None), ("taskStarted", "orderStatus", None),
+        ("taskCompleted", "orderStatus", None), ("feedback", "orderStatus", False),
+    ]  # fmt: skip
+
+
+async def test_a_teams_thumb_with_no_answer_pending_is_still_answered_200() -> None:
+    async with (
+        serve_bot_parts(make_settings(), MovableClock()) as (url, parts),
+        LocalChannel(url, "msteams") as teams,
+    ):
+        customer = teams.conversation()
+        await customer.say("hi")
+        click = customer.activity(type="invoke", name="message/submitAction", value={
+            "actionName": "feedback", "actionValue": {"reaction": "like"}})  # fmt: skip
+        assert (await teams.post(click)).status == 200
+        shape = {"actionName": "feedback", "actionValue": "nope"}
+        odd = customer.activity(type="invoke", name="message/submitAction", value=shape)
+        assert (await teams.post(odd)).status == 200  # not feedback's shape: ignored
+        (event,) = await feedback_events(parts)
+    assert (event.task, event.props) == (None, {"helpful": True})
