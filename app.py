@@ -197,7 +197,7 @@ def build_bot(
         resources.append(tickets)
     relay = HandoffRelay(handoff, conversation_state)
     booking = BookingDialog(scheduling, customer_contexts, clock, directory)
-    review = ReviewQueue(documents, settings.restricted_channels)
+    review = ReviewQueue(documents, settings.restricted_channels, settings.REVIEW_RETENTION_DAYS)
     dialog = MainDialog(
         recognizer,
         OrderStatusDialog(

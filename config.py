@@ -160,6 +160,8 @@ class Settings(BaseSettings):
 
     # Days conversation events are kept for the analytics (0: kept until deleted).
     ANALYTICS_RETENTION_DAYS: int = Field(90, ge=0, le=3650)
+    # Days the messages not understood (and "not helpful" reasons) are kept, masked, for review.
+    REVIEW_RETENTION_DAYS: int = Field(30, ge=1, le=365)
     # false: no conversation events are recorded (the metrics and the report stay empty).
     ANALYTICS_EVENTS: bool = True
     # The key GET /api/analytics asks for (X-API-Key); unset: the route is off.

@@ -24,10 +24,11 @@ class EventName(StrEnum):
     # "That's not what I meant" right after an answer: the previous message was missed.
     MISUNDERSTOOD = "misunderstood"
     TASK_STARTED = "taskStarted"
+    # A step of a task's dialog was reached: props {"step": "when"}. Not recorded: a task
+    # left unfinished (abandoned), which the metrics infer (metrics.py).
     TASK_STEP = "taskStep"
     TASK_COMPLETED = "taskCompleted"
     TASK_CANCELLED = "taskCancelled"
-    TASK_ABANDONED = "taskAbandoned"
     HANDOFF_REQUESTED = "handoffRequested"
     HANDOFF_TAKEN = "handoffTaken"
     HANDOFF_ENDED = "handoffEnded"

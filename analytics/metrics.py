@@ -12,7 +12,8 @@
   every channel, since the bot knows the customer on each).
 - It **came back** when a task was completed but the customer started the same task again
   within the window: answered, not contained.
-- It is **abandoned** when no task was completed (Copilot Studio, Rasa: "abandoned").
+- It is **abandoned** when no task was completed (Copilot Studio, Rasa: "abandoned"); a
+  task is abandoned when started and neither completed nor cancelled.
 - The **not-understood rate** is messages not understood over messages interpreted.
 - **Resolution time** is a task's start to its completion; **time to hand-off** a session's
   start to the request for a person; **agent wait** the request to an agent taking it.
@@ -196,11 +197,12 @@ def _tasks(chosen: list[Session]) -> dict[str, dict[str, Any]]:
                 figures["completed"] += 1
             case EventName.TASK_CANCELLED:
                 figures["cancelled"] += 1
-            case EventName.TASK_ABANDONED:
-                figures["abandoned"] += 1
             case EventName.TASK_STEP:
                 figures["steps"][str(event.props.get("step"))] += 1
     for figures in tasks.values():
+        # Started and neither answered nor stopped: left half-way.
+        figures["abandoned"] = max(0, figures["started"] - figures["completed"]
+                                   - figures["cancelled"])  # fmt: skip
         figures["steps"] = dict(figures["steps"])
         figures["completionRate"] = _rate(figures["completed"], figures["started"])
     return tasks

@@ -28,6 +28,7 @@ from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.clock import Clock, customer_now
 from dialogs.feedback import send_answer
 from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
+from dialogs.task_waterfall import TaskWaterfall
 from nlu.entities import extract
 from services.scheduling import (
     Appointment,
@@ -92,8 +93,8 @@ class BookingDialog(ComponentDialog):
         self._customer_contexts = customer_contexts
         self._clock = clock
         self.add_dialog(
-            WaterfallDialog(
-                WaterfallDialog.__name__,
+            TaskWaterfall(
+                "bookAppointment",
                 [
                     self.kind_step,
                     self.where_step,

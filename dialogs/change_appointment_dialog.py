@@ -33,6 +33,7 @@ from dialogs.booking_dialog import (
 from dialogs.clock import Clock, customer_now
 from dialogs.feedback import send_answer
 from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
+from dialogs.task_waterfall import TaskWaterfall
 from services.scheduling import (
     REFERENCE_PREFIX,
     Appointment,
@@ -65,8 +66,8 @@ class ChangeAppointmentDialog(ComponentDialog):
         self._booking_id = booking_dialog.id
         self.add_dialog(booking_dialog)
         self.add_dialog(
-            WaterfallDialog(
-                WaterfallDialog.__name__,
+            TaskWaterfall(
+                "changeAppointment",
                 [
                     self.find_step,
                     self.which_step,

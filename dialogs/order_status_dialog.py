@@ -24,6 +24,7 @@ from dialogs.clock import Clock, customer_now
 from dialogs.feedback import send_answer
 from dialogs.handoff_dialog import REASON, HandoffDialog
 from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
+from dialogs.task_waterfall import TaskWaterfall
 from handoff.cases import Reason
 from services.orders import (
     MAX_ORDER_MISSES,
@@ -71,8 +72,8 @@ class OrderStatusDialog(ComponentDialog):
         self._proof_required = proof_required
 
         self.add_dialog(
-            WaterfallDialog(
-                WaterfallDialog.__name__,
+            TaskWaterfall(
+                "orderStatus",
                 [
                     self.offer_recent_order_step,
                     self.ask_order_number_step,

@@ -32,6 +32,7 @@ from dialogs.clock import Clock
 from dialogs.feedback import send_answer
 from dialogs.handoff_dialog import REASON, HandoffDialog
 from dialogs.reply_activity import choice_options, send_reply
+from dialogs.task_waterfall import TaskWaterfall
 from handoff.cases import Reason
 from services.scheduling import AppointmentKind
 from state.customer_context import CustomerContextAccessor
@@ -71,8 +72,8 @@ class TroubleshootingDialog(ComponentDialog):
         self._booking_id = booking_dialog.id
         self.add_dialog(booking_dialog)
         self.add_dialog(
-            WaterfallDialog(
-                WaterfallDialog.__name__,
+            TaskWaterfall(
+                "troubleshoot",
                 [self.guide_step, self.show_step, self.answer_step, self.dead_end_step],
             )
         )

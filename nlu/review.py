@@ -1,7 +1,8 @@
 """Messages the bot did not understand, kept so a person can add them to the training data.
 
 Plain Python over the DocumentStore. One document a day, `nlu/review/<YYYY-MM-DD>`,
-holds at most MAX_PER_DAY entries and is forgotten after KEEP_DAYS. Texts are masked
+holds at most MAX_PER_DAY entries and is forgotten after `keep_days` (REVIEW_RETENTION_DAYS,
+30 by default). Texts are masked
 before they are stored (emails, phone numbers and runs of 4 or more digits), and nothing
 is kept from a restricted channel (RESTRICTED_CHANNELS).
 """
@@ -56,7 +57,13 @@ def _key(day: datetime) -> str:
 
 
 class ReviewQueue:
-    def __init__(self, documents: DocumentStore, restricted_channels: frozenset[str]) -> None:
+    def __init__(
+        self,
+        documents: DocumentStore,
+        restricted_channels: frozenset[str],
+        keep_days: int = KEEP_DAYS,
+    ) -> None:
+        self._keep_days = keep_days
         self._documents = documents
         self._restricted = restricted_channels
 
@@ -76,7 +83,7 @@ class ReviewQueue:
         try:
             await append_to_list(self._documents, _key(at), "entries", entry,
                                  attempts=_RETRIES, limit=MAX_PER_DAY,
-                                 ttl=KEEP_DAYS * 24 * 3600)  # fmt: skip
+                                 ttl=self._keep_days * 24 * 3600)  # fmt: skip
         except StorageError as error:
             log.warning("a message for review was not kept: %s", error)
 

@@ -34,7 +34,10 @@ async def test_a_web_chat_conversation_produces_its_events() -> None:
         await parts.events.flush()
         events = sorted(await parts.events.read(TODAY, TODAY), key=lambda e: e.at)
         _, context = await stored_customer(parts.documents, "webchat", "web-a")
-    assert [(e.name, e.task) for e in events] == [
+    # Each step of the task's dialog reached, for the funnel.
+    steps = [e.props["step"] for e in events if e.name == E.TASK_STEP]
+    assert steps == ["offer_recent_order", "ask_order_number", "look_up"]
+    assert [(e.name, e.task) for e in events if e.name != E.TASK_STEP] == [
         (E.SESSION_STARTED, None),
         (E.INTENT_RECOGNIZED, None),
         (E.TASK_STARTED, "orderStatus"),
@@ -297,7 +300,7 @@ async def test_three_channels_scripted_produce_exactly_their_events() -> None:
         events = sorted(await parts.events.read(TODAY, TODAY), key=lambda e: e.at)
     by_channel = {
         channel: [(e.name.value, e.task, e.props.get("helpful", e.props.get("score")))
-                  for e in events if e.channel == channel]
+                  for e in events if e.channel == channel and e.name != E.TASK_STEP]
         for channel in ("webchat", "msteams", "facebook")
     }  # fmt: skip
     started = [

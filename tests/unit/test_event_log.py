@@ -11,6 +11,7 @@ import pytest
 from analytics import event_log
 from analytics.event_log import StoredEventLog
 from analytics.events import ConversationEvent, EventName
+from nlu.review import ReviewQueue
 from state.documents import DocumentWrite, StorageUnavailable
 from state.memory_store import MemoryDocumentStore
 
@@ -89,3 +90,13 @@ async def test_the_writer_runs_in_the_background_and_flushes_on_close() -> None:
     log.record(event(2))
     await log.close()
     assert len(await log.read(date(2026, 11, 24), date(2026, 11, 24))) == 2
+
+
+async def test_messages_kept_for_review_are_forgotten_after_the_days_set() -> None:
+    seconds = [0.0]
+    store = MemoryDocumentStore(clock=lambda: seconds[0])
+    queue = ReviewQueue(store, frozenset(), keep_days=2)
+    await queue.keep("purple monkey", "none", 0.2, "notUnderstood", "webchat", NOW)
+    assert len(await queue.recent(NOW, days=1)) == 1
+    seconds[0] += 2 * 24 * 3600 + 1
+    assert await queue.recent(NOW, days=1) == []

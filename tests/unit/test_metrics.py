@@ -44,7 +44,7 @@ EVENTS = [
     event(E.INTENT_RECOGNIZED, at(10, 1), "w2", intent="bookAppointment"),
     event(E.TASK_STARTED, at(10, 1), "w2", "bookAppointment"),
     event(E.TASK_STEP, at(10, 2), "w2", "bookAppointment", step="when"),
-    event(E.TASK_ABANDONED, at(10, 20), "w2", "bookAppointment"),
+    event(E.TASK_STEP, at(10, 20), "w2", "bookAppointment", step="slots"),
     # Cho on Messenger: a person, 3 minutes' wait, satisfaction 4.
     event(E.INTENT_RECOGNIZED, at(11), "f1", intent="humanHandoff"),
     event(E.HANDOFF_REQUESTED, at(11, 0, 30), "f1"),
@@ -89,7 +89,7 @@ def test_every_metric_overall() -> None:
         "orderStatus": {"started": 2, "completed": 2, "cancelled": 0, "abandoned": 0,
                         "steps": {"askNumber": 1}, "completionRate": 1.0},
         "bookAppointment": {"started": 1, "completed": 0, "cancelled": 0, "abandoned": 1,
-                            "steps": {"when": 1}, "completionRate": 0.0},
+                            "steps": {"when": 1, "slots": 1}, "completionRate": 0.0},
         "troubleshoot": {"started": 1, "completed": 1, "cancelled": 0, "abandoned": 0,
                          "steps": {}, "completionRate": 1.0},
     }  # fmt: skip
