@@ -10,6 +10,8 @@ On Teams the answer comes from its own feedback buttons, as a `message/submitAct
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from botbuilder.core import ConversationState, TurnContext
@@ -27,8 +29,12 @@ REASON_LIMIT = 500
 
 
 class FeedbackCollector:
-    def __init__(self, conversation_state: ConversationState, review: ReviewQueue | None,
-                 clock) -> None:  # fmt: skip
+    def __init__(
+        self,
+        conversation_state: ConversationState,
+        review: ReviewQueue | None,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._asked = conversation_state.create_property("feedbackAsked")
         self._review = review
         self._clock = clock
