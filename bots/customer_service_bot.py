@@ -232,6 +232,10 @@ class CustomerServiceBot(ActivityHandler):
                 return
             if relayed:
                 return
+        # Past a hand-off (whose messages are the agent's, digits included): "2" on SMS is
+        # the second choice the bot offered.
+        if text.isdigit() and 1 <= int(text) <= len(offered):
+            text = offered[int(text) - 1]
         if self._feedback is not None and await self._feedback.message(turn_context, text):
             return
         if not text:
@@ -239,8 +243,6 @@ class CustomerServiceBot(ActivityHandler):
             await send_reply(turn_context, replies.NO_TEXT)
             return
         turn_context.turn_state[OFFERED_BEFORE] = offered
-        if text.isdigit() and 1 <= int(text) <= len(offered):
-            text = offered[int(text) - 1]  # "2" on SMS: the second choice offered
         turn_context.turn_state[PICKED_CHOICE] = text.lower() in {c.lower() for c in offered}
         turn_context.activity.text = text
         locale = turn_context.activity.locale

@@ -335,3 +335,16 @@ async def test_a_teams_thumb_with_no_answer_pending_is_still_answered_200() -> N
         assert (await teams.post(odd)).status == 200  # not feedback's shape: ignored
         (event,) = await feedback_events(parts)
     assert (event.task, event.props) == (None, {"helpful": True})
+
+
+async def test_on_sms_the_number_of_a_choice_answers_was_this_helpful() -> None:
+    async with (
+        serve_bot_parts(make_settings(), MovableClock()) as (url, parts),
+        LocalChannel(url, "sms") as sms,
+    ):
+        customer, answer = await answered(sms)
+        assert answer[-1]["text"].endswith("1. Helpful\n2. Not helpful")
+        assert texts(await customer.say("2")) == [replies.SORRY_NOT_HELPFUL.text.split("\n")[0]
+                                                  + "\n1. Talk to a person"]  # fmt: skip
+        (event,) = await feedback_events(parts)
+    assert event.props == {"helpful": False}
