@@ -48,7 +48,7 @@ from handoff.desk import AgentDesk, Outbound
 from handoff.protocol_desk import ProtocolDesk
 from handoff.service import HandoffService
 from handoff.teams_desk import TeamsDesk
-from handoff.timer import HandoffTimer
+from handoff.timer import handoff_timer
 from nlu.clu import CluRecognizer
 from nlu.embedded import EmbeddedRecognizer
 from nlu.policy import Thresholds
@@ -287,10 +287,7 @@ def document_store(settings: Settings) -> DocumentStore:
     return SqliteDocumentStore(settings.DATA_DIR)
 
 
-def create_app(
-    settings: Settings, clock: Clock = system_clock, *, handoff_tick: float | None = None
-) -> web.Application:
-    """The served bot. `handoff_tick`: seconds between hand-off timer ticks (tests)."""
+def create_app(settings: Settings, clock: Clock = system_clock) -> web.Application:
     tokens = None
     if settings.auth_enabled:
         tokens = ChannelTokenValidator(
@@ -322,8 +319,7 @@ def create_app(
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     AnalyticsApi(parts.events, _secret(settings.ANALYTICS_API_KEY), clock).add_routes(app)
-    timer = HandoffTimer(parts.handoff, *(() if handoff_tick is None else (handoff_tick,)))
-    resources: list[Resource] = [adapter, *parts.resources, timer]
+    resources: list[Resource] = [adapter, *parts.resources, handoff_timer(parts.handoff)]
     if tokens is not None:
         resources.append(tokens)
     direct_line = None

@@ -24,6 +24,7 @@ from state.documents import (
     StorageError,
     append_to_list,
 )
+from state.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,9 @@ class StoredEventLog:
         self._documents = documents
         self._ttl = retention_days * 24 * 3600 or None
         self._clock = clock
-        self._every = flush_seconds
         self._buffer: deque[ConversationEvent] = deque()
         self.dropped = 0
-        self._task: asyncio.Task[None] | None = None
+        self._writer = Periodic("analytics-writer", flush_seconds, self.flush, FLUSH_DEADLINE)
 
     def record(self, event: ConversationEvent) -> None:
         if len(self._buffer) >= MAX_BUFFERED:
@@ -69,14 +69,10 @@ class StoredEventLog:
         self._buffer.append(event)
 
     async def open(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="analytics-writer")
+        await self._writer.open()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._writer.close()
         with contextlib.suppress(StorageError, TimeoutError):
             async with asyncio.timeout(FLUSH_DEADLINE):
                 await self.flush()  # what is left, on the way out
@@ -88,7 +84,8 @@ class StoredEventLog:
                      for _ in range(min(MAX_PER_DOCUMENT, len(self._buffer)))]  # fmt: skip
             try:
                 await self._write(batch)
-            except (StorageError, TimeoutError):
+            except (StorageError, TimeoutError, asyncio.CancelledError):
+                # Cancelled too (a deadline, the app stopping): the batch is not lost.
                 self._buffer.extendleft(reversed(batch))
                 while len(self._buffer) > MAX_BUFFERED:
                     self._buffer.pop()
@@ -161,14 +158,3 @@ class StoredEventLog:
                     self.dropped += len(events)
                     log.warning("analytics: %d events of %s dropped: the day is full",
                                 len(events), day)  # fmt: skip
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            try:
-                await self.flush()
-            except (StorageError, TimeoutError) as error:
-                log.warning("analytics: events not written yet (%d waiting): %s",
-                            len(self._buffer), error)  # fmt: skip
-            except Exception:
-                log.exception("analytics: unexpected error writing events")

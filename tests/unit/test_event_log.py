@@ -100,3 +100,23 @@ async def test_messages_kept_for_review_are_forgotten_after_the_days_set() -> No
     assert len(await queue.recent(NOW, days=1)) == 1
     seconds[0] += 2 * 24 * 3600 + 1
     assert await queue.recent(NOW, days=1) == []
+
+
+async def test_a_write_cut_short_by_its_deadline_keeps_its_events() -> None:
+    class Hanging(MemoryDocumentStore):
+        hang = True
+
+        async def write(self, writes: Mapping[str, DocumentWrite]) -> dict[str, str]:
+            if self.hang:
+                await asyncio.sleep(60)
+            return await super().write(writes)
+
+    store = Hanging()
+    log = StoredEventLog(store, 90, lambda: NOW)
+    log.record(event(1))
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await log.flush()
+    store.hang = False
+    await log.flush()
+    assert [e.customer for e in await log.read(date(2026, 11, 24), date(2026, 11, 24))] == ["c1"]
