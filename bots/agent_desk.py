@@ -18,8 +18,9 @@ from botbuilder.core import Middleware, TurnContext
 from botbuilder.schema import Activity
 
 from channels import replies
+from channels.reference import ConversationRef
 from dialogs.reply_activity import send_reply
-from handoff.cases import Agent, Case, CaseState, ConversationRef
+from handoff.cases import Agent, Case, CaseState
 from handoff.protocol_desk import STATUS
 from handoff.service import HandoffService
 from handoff.teams_desk import ACTION_FIELD, END, TAKE, TeamsDesk

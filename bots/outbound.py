@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from bots.adapter import ChannelAuthentication, LeanCloudAdapter
-from handoff.cases import ConversationRef
+from channels.reference import ConversationRef
 from handoff.desk import Json
 
 

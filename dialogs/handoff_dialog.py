@@ -27,9 +27,9 @@ from channels import replies
 from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.booking_dialog import GAVE_UP, one_of_offered
 from dialogs.clock import Clock
-from dialogs.reply_activity import choice_options, prompt_options, send_reply
+from dialogs.reply_activity import choice_options, conversation_ref, prompt_options, send_reply
 from dialogs.turn_events import ANALYTICS_ID, record
-from handoff.cases import TRANSCRIPT_TEXT_LIMIT, ConversationRef, Reason, TranscriptLine
+from handoff.cases import TRANSCRIPT_TEXT_LIMIT, Reason, TranscriptLine
 from handoff.service import HandoffService, Queued, Unavailable, case_key
 from nlu.entities import find_email, find_phone
 from services.orders import OrderService
@@ -106,7 +106,7 @@ class HandoffDialog(ComponentDialog):
             analytics_id=step.context.turn_state.get(ANALYTICS_ID),
             customer_name=getattr(step.context.activity.from_property, "name", None),
             reason=Reason(step.values[REASON]),
-            customer=conversation_ref(step.context),
+            customer=conversation_ref(step.context.activity),
             facts=await self._facts(step.context),
             transcript=await self._recent_messages(step.context, now),
         )  # fmt: skip
@@ -239,24 +239,6 @@ def _reason(turn_context: TurnContext) -> str:
     if offered == replies.OFFER_PERSON_INSTEAD.choices:
         return Reason.FAILED_TRIES.value
     return Reason.ASKED.value
-
-
-def conversation_ref(turn_context: TurnContext) -> ConversationRef:
-    activity = turn_context.activity
-    conversation = activity.conversation
-    sender, bot = activity.from_property, activity.recipient
-    return ConversationRef(
-        channel_id=activity.channel_id,
-        service_url=activity.service_url,
-        conversation_id=conversation.id,
-        user_id=getattr(sender, "id", None),
-        user_name=getattr(sender, "name", None),
-        bot_id=getattr(bot, "id", None),
-        bot_name=getattr(bot, "name", None),
-        conversation_type=getattr(conversation, "conversation_type", None),
-        tenant_id=getattr(conversation, "tenant_id", None),
-        locale=activity.locale,
-    )
 
 
 async def _contact_validator(prompt: PromptValidatorContext) -> bool:

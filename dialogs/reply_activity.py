@@ -7,6 +7,7 @@ from botbuilder.dialogs.choices import ListStyle
 from botbuilder.dialogs.prompts import ConfirmPrompt, PromptOptions
 from botbuilder.schema import Activity
 
+from channels.reference import ConversationRef
 from channels.render import render, shown_choices
 from channels.replies import Reply
 from state.wire import from_json
@@ -64,3 +65,21 @@ def _one_activity(turn_context: TurnContext, reply: Reply) -> Activity:
     last = activities[-1]
     last.text = " ".join(a.text for a in activities if a.text)
     return last
+
+
+def conversation_ref(activity: Activity) -> ConversationRef:
+    """Where to write to the activity's conversation later (outside a turn)."""
+    conversation = activity.conversation
+    sender, bot = activity.from_property, activity.recipient
+    return ConversationRef(
+        channel_id=activity.channel_id,
+        service_url=activity.service_url,
+        conversation_id=conversation.id,
+        user_id=getattr(sender, "id", None),
+        user_name=getattr(sender, "name", None),
+        bot_id=getattr(bot, "id", None),
+        bot_name=getattr(bot, "name", None),
+        conversation_type=getattr(conversation, "conversation_type", None),
+        tenant_id=getattr(conversation, "tenant_id", None),
+        locale=activity.locale,
+    )

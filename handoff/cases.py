@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from channels.reference import ConversationRef
+
 SCHEMA_VERSION = 1
 # The recent messages shown to the agent.
 TRANSCRIPT_LENGTH = 20
@@ -44,21 +46,6 @@ class _Model(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-class ConversationRef(_Model):
-    """Where to reach a conversation outside a turn: a conversation reference, as data."""
-
-    channel_id: str
-    service_url: str
-    conversation_id: str
-    user_id: str | None = None
-    user_name: str | None = None
-    bot_id: str | None = None
-    bot_name: str | None = None
-    conversation_type: str | None = None
-    tenant_id: str | None = None
-    locale: str | None = None
 
 
 class TranscriptLine(_Model):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from handoff.cases import Case, ConversationRef
+from channels.reference import ConversationRef
+from handoff.cases import Case
 
 Json = dict[str, Any]
 

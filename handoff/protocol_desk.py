@@ -9,7 +9,8 @@ events (accepted, failed, completed), which the bot reads in bots/agent_desk.py.
 
 from __future__ import annotations
 
-from handoff.cases import Case, ConversationRef, TranscriptLine
+from channels.reference import ConversationRef
+from handoff.cases import Case, TranscriptLine
 from handoff.desk import Json, Outbound
 
 INITIATE = "handoff.initiate"

@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from analytics.events import ConversationEvent, EventName, conversation_pseudonym
 from channels import replies
+from channels.reference import ConversationRef
 from channels.render import render
 from customers.privacy import PrivacyPolicy
 from handoff.cases import (
@@ -31,7 +32,6 @@ from handoff.cases import (
     Agent,
     Case,
     CaseState,
-    ConversationRef,
     Reason,
     TranscriptLine,
 )

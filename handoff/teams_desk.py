@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from handoff.cases import Case, CaseState, ConversationRef, Reason
+from channels.reference import ConversationRef
+from handoff.cases import Case, CaseState, Reason
 from handoff.desk import DeskUnavailable, Json, Outbound
 from state.documents import DocumentStore, DocumentWrite
 

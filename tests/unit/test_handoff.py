@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from channels.reference import ConversationRef
 from config import ConfigError
-from handoff.cases import Case, CaseState, ConversationRef, Reason, TranscriptLine
+from handoff.cases import Case, CaseState, Reason, TranscriptLine
 from handoff.hours import BusinessHours
 from handoff.service import _estimate
 from handoff.teams_desk import card_message
