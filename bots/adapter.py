@@ -35,6 +35,7 @@ from cachetools import LRUCache
 from yarl import URL
 
 from bots.channel_tokens import ChannelTokenValidator
+from channels.reference import ChannelRefused
 from state.wire import to_json
 
 log = logging.getLogger(__name__)
@@ -164,36 +165,50 @@ class LeanCloudAdapter(CloudAdapter):
         return ResourceResponse(id=await self.deliver("POST", url, to_json(activity), connector))
 
     async def deliver(
-        self, method: str, url: str, body: dict, connector: ConnectorClient | None
+        self,
+        method: str,
+        url: str,
+        body: dict,
+        connector: ConnectorClient | None,
+        retries: int = CONNECTOR_RETRIES,
     ) -> str:
         """Sends one activity to the channel's connector; returns the id it was given.
-        ConnectionError when the channel did not take it."""
+        ChannelRefused when the connector answered an error, ConnectionError when it could
+        not be reached (`retries` more tries first: none for a sender that retries itself)."""
         if self._session is None:
             raise ConnectionError("the bot is not serving: no connection to channels")
         headers = {"Content-Type": "application/json"}
         authorization = await _authorization(connector)
         if authorization:
             headers["Authorization"] = authorization
-        for attempt in range(CONNECTOR_RETRIES + 1):
+        for attempt in range(retries + 1):
             try:
                 async with self._session.request(
                     method, URL(url, encoded=True), json=body, headers=headers
                 ) as response:
-                    if response.status >= 500 and attempt < CONNECTOR_RETRIES:
+                    if response.status >= 500 and attempt < retries:
                         continue
                     if response.status >= 300:
-                        raise ConnectionError(f"the channel answered {response.status}")
+                        raise ChannelRefused(response.status, _retry_after(response))
                     answer = (
                         await response.json(content_type=None) if response.content_length else {}
                     )
                     return str((answer or {}).get("id") or "")
             except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-                if attempt == CONNECTOR_RETRIES:
+                if attempt == retries:
                     raise ConnectionError(
                         f"the channel is unreachable: {type(error).__name__}"
                     ) from error
                 await asyncio.sleep(0.2)
         raise ConnectionError("the channel did not take the activity")
+
+
+def _retry_after(response: aiohttp.ClientResponse) -> float | None:
+    """Retry-After in seconds (a date form is rare from a connector and read as unknown)."""
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
 
 
 async def _authorization(connector: ConnectorClient | None) -> str | None:

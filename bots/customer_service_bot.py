@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botbuilder.core import ActivityHandler, ConversationState, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsInfo
@@ -32,7 +33,7 @@ from customers.link_codes import code_in_link_command, is_unlink_command
 from customers.privacy import PrivacyPolicy
 from dialogs.handoff_dialog import CASE, FOLLOW_UP, OFFERED_BEFORE, REASON, WHY_NO_PERSON
 from dialogs.main_dialog import HANDOFF, RESUME
-from dialogs.reply_activity import OFFERED_CHOICES, PICKED_CHOICE, send_reply
+from dialogs.reply_activity import OFFERED_CHOICES, PICKED_CHOICE, conversation_ref, send_reply
 from dialogs.turn_events import ANALYTICS_ID, record
 from handoff.cases import TRANSCRIPT_LENGTH, TRANSCRIPT_TEXT_LIMIT
 from state.customer_context import CUSTOMER_ID, CustomerContextAccessor
@@ -128,10 +129,18 @@ class CustomerServiceBot(ActivityHandler):
             conversation_key = self._conversation_state.get_storage_key(turn_context)
             now = self._clock()
             day = now.date().isoformat()
+            # Where updates can reach this account later; a name is not needed for that.
+            reference = conversation_ref(turn_context.activity).model_copy(
+                update={"user_name": None}
+            )
+            zone = _time_zone(turn_context.activity)
 
             def seen(context: CustomerContext) -> None:
                 context.saw(record, conversation_key, now)
                 context.active_on(day)
+                context.reachable_at(record.account, reference)
+                if zone:
+                    context.set_time_zone(zone)
 
             context = await self._customer_contexts.update(turn_context, seen)
             turn_context.turn_state[ANALYTICS_ID] = context.analytics_id
@@ -186,6 +195,14 @@ class CustomerServiceBot(ActivityHandler):
             log.info("%d members added at once: welcoming the first %d", len(people), MAX_WELCOMES)
         for member in people[:MAX_WELCOMES]:
             await self._welcome(turn_context, member.id)
+
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        # Teams: the app was removed; the bot may not write here until it is added again.
+        account = channel_account(turn_context.activity)
+        if account is not None:
+            await self._customer_contexts.update(
+                turn_context, lambda c: c.unreachable_at(account.key)
+            )
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         # Teams: the app was installed for this user or team.
@@ -330,6 +347,18 @@ def channel_account(activity: Activity) -> CustomerChannelAccount | None:
     return CustomerChannelAccount(
         activity.channel_id, sender.id, getattr(sender, "aad_object_id", None), tenant
     )
+
+
+def _time_zone(activity: Activity) -> str | None:
+    """The IANA zone the channel gave, if it is one this machine knows."""
+    zone = activity.local_timezone
+    if not isinstance(zone, str) or not zone or len(zone) > 64:
+        return None
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return zone
 
 
 def _capture_texts(said: list[str]):

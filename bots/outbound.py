@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from bots.adapter import ChannelAuthentication, LeanCloudAdapter
+from bots.adapter import CONNECTOR_RETRIES, ChannelAuthentication, LeanCloudAdapter
 from channels.reference import ConversationRef
 from handoff.desk import Json
 
@@ -20,10 +20,14 @@ class ChannelOutbound:
         self._authentication = authentication
         self._app_id = app_id
 
-    async def send(self, to: ConversationRef, activity: Json) -> str:
+    async def send(self, to: ConversationRef, activity: Json, *, retry: bool = True) -> str:
+        """The id the channel gave the activity. ChannelRefused or ConnectionError when it
+        was not delivered (tried once more first, unless `retry` is off)."""
         url = f"{_conversation_url(to)}/activities"
-        return await self._adapter.deliver("POST", url, _addressed(to, activity),
-                                           await self._connector(to))  # fmt: skip
+        retries = CONNECTOR_RETRIES if retry else 0
+        return await self._adapter.deliver(
+            "POST", url, _addressed(to, activity), await self._connector(to), retries
+        )
 
     async def update(self, to: ConversationRef, activity_id: str, activity: Json) -> None:
         url = f"{_conversation_url(to)}/activities/{quote(activity_id, safe='')}"
@@ -63,7 +67,7 @@ def _addressed(to: ConversationRef, activity: Json) -> Json:
 class NoChannels:
     """Outside a served app (dialog tests, tools): nothing can be sent outside a turn."""
 
-    async def send(self, to: ConversationRef, activity: Json) -> str:
+    async def send(self, to: ConversationRef, activity: Json, *, retry: bool = True) -> str:
         raise ConnectionError("the bot is not serving: no connection to channels")
 
     async def update(self, to: ConversationRef, activity_id: str, activity: Json) -> None:

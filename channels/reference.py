@@ -28,3 +28,19 @@ class ConversationRef(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ChannelRefused(ConnectionError):
+    """The channel's connector answered with an error: `status` says whether trying again
+    can help (5xx, 429 after `retry_after` seconds) or not (403: the customer blocked the
+    bot or removed the app; 404: the conversation is gone)."""
+
+    def __init__(self, status: int, retry_after: float | None = None) -> None:
+        super().__init__(f"the channel answered {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def final(self) -> bool:
+        """This conversation cannot be written to again."""
+        return self.status in (403, 404)

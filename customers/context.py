@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from channels.reference import ConversationRef
 
 # An order asked about within this long is offered again ("Is this about order 123456?").
 RECENT_ORDER_WINDOW = timedelta(days=30)
@@ -17,6 +20,8 @@ MAX_TROUBLESHOOTING = 20
 MAX_HANDOFF_RECORDS = 50
 # Longer than any event retention a company would set for its analytics (the default is 90).
 MAX_ANALYTICS_DAYS = 400
+MAX_SUBSCRIPTIONS = 20
+MAX_UPDATES_OFFERED = 20
 
 
 class _Model(BaseModel):
@@ -54,6 +59,35 @@ class TroubleshootingRecord(_Model):
 class Preferences(_Model):
     language: str | None = None
     preferred_channel: str | None = None
+    # The IANA zone the customer's channel last gave (Web Chat and Teams do); quiet hours and
+    # times in updates follow it.
+    time_zone: str | None = None
+
+
+class Topic(StrEnum):
+    ORDER = "order"  # the order's status changed
+    APPOINTMENT = "appointment"  # a reminder the day before
+
+
+class Subscription(_Model):
+    """Updates the customer asked for (or accepted with a booking)."""
+
+    topic: Topic
+    subject: str  # the order number, or the appointment's reference
+    since: datetime
+    channel: str  # where the customer asked for it
+    # The newest event about the subject: an older update still waiting is not sent.
+    latest_event: str | None = None
+
+
+class Notified(_Model):
+    """The last update sent to the customer: what a reply to it is about."""
+
+    topic: Topic
+    subject: str
+    at: datetime
+    # The choices the update offered ("Move it", "Cancel it"), answered in the next turn.
+    choices: list[str] = Field(default_factory=list)
 
 
 class CustomerContext(_Model):
@@ -91,6 +125,15 @@ class CustomerContext(_Model):
     # Storage keys of the hand-off cases and tickets kept about this customer (they hold
     # messages and contact details), so that "forget me" deletes them too.
     handoff_records: list[str] = Field(default_factory=list)
+    # Where each channel account can be written to outside a turn (by account key),
+    # refreshed on every activity; dropped when the channel says it never can again.
+    reach: dict[str, ConversationRef] = Field(default_factory=dict)
+    subscriptions: list[Subscription] = Field(default_factory=list)
+    # Orders the customer was offered updates about (asked once per order).
+    updates_offered: list[str] = Field(default_factory=list)
+    # Updates delivered, by day (UTC), for the daily limit.
+    updates_sent: dict[str, int] = Field(default_factory=dict)
+    notified: Notified | None = None
 
     # --- reading ---------------------------------------------------------------
 
@@ -189,6 +232,41 @@ class CustomerContext(_Model):
     def issued_link_code(self, code: str) -> None:
         self.link_codes = [*self.link_codes[-4:], code]
 
+    def reachable_at(self, account: str, reference: ConversationRef) -> None:
+        self.reach[account] = reference
+
+    def unreachable_at(self, account: str) -> None:
+        self.reach.pop(account, None)
+
+    def set_time_zone(self, zone: str) -> None:
+        self.preferences.time_zone = zone
+
+    def subscription(self, topic: Topic, subject: str) -> Subscription | None:
+        return next(
+            (s for s in self.subscriptions if s.topic == topic and s.subject == subject), None
+        )
+
+    def subscribe(self, topic: Topic, subject: str, at: datetime, channel: str) -> None:
+        if self.subscription(topic, subject) is None:
+            added = Subscription(topic=topic, subject=subject, since=at, channel=channel)
+            self.subscriptions = [*self.subscriptions[-(MAX_SUBSCRIPTIONS - 1) :], added]
+
+    def unsubscribe(self, topic: Topic | None = None, subject: str | None = None) -> list[str]:
+        """Stops the matching subscriptions (all when nothing is named); their subjects."""
+        stopped = [s for s in self.subscriptions
+                   if topic in (None, s.topic) and subject in (None, s.subject)]  # fmt: skip
+        self.subscriptions = [s for s in self.subscriptions if s not in stopped]
+        return [s.subject for s in stopped]
+
+    def offered_updates(self, order_number: str) -> None:
+        kept = [n for n in self.updates_offered if n != order_number]
+        self.updates_offered = [*kept[-(MAX_UPDATES_OFFERED - 1) :], order_number]
+
+    def count_update(self, day: str) -> None:
+        # Only today and yesterday matter for the limit.
+        recent = {d: n for d, n in self.updates_sent.items() if d >= _day_before(day)}
+        self.updates_sent = {**recent, day: recent.get(day, 0) + 1}
+
     # --- storage ---------------------------------------------------------------
 
     def to_json(self) -> dict:
@@ -218,8 +296,19 @@ IDENTIFIER_AND_TASK_FIELDS = frozenset(
         "troubleshooting",
         # keys of cases and tickets, so they can be deleted with the customer
         "handoff_records",
+        # where to reach the customer (channel ids, never a name), and the updates they
+        # asked for: a request the bot cannot honour without them
+        "reach",
+        "subscriptions",
+        "updates_offered",
+        "updates_sent",
+        "notified",
     }
 )
+
+
+def _day_before(day: str) -> str:
+    return (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
 
 
 def merge_contexts(newer: CustomerContext, older: CustomerContext) -> CustomerContext:
@@ -248,4 +337,13 @@ def merge_contexts(newer: CustomerContext, older: CustomerContext) -> CustomerCo
     merged.order_misses = sorted({*newer.order_misses, *older.order_misses})
     merged.verified_orders = list(dict.fromkeys([*older.verified_orders, *newer.verified_orders]))
     merged.message_count = newer.message_count + older.message_count
+    merged.reach = {**older.reach, **newer.reach}
+    for subscription in older.subscriptions:
+        if merged.subscription(subscription.topic, subscription.subject) is None:
+            merged.subscriptions.append(subscription)
+    merged.updates_offered = list(dict.fromkeys([*older.updates_offered, *newer.updates_offered]))
+    merged.updates_sent = {
+        day: max(newer.updates_sent.get(day, 0), older.updates_sent.get(day, 0))
+        for day in {*newer.updates_sent, *older.updates_sent}
+    }
     return merged
