@@ -55,6 +55,10 @@ from nlu.policy import Thresholds
 from nlu.recognizer import Recognizer
 from nlu.review import ReviewQueue
 from nlu.training import TrainingDataError
+from notifications.outbox import Outbox
+from notifications.sender import UpdateSender
+from notifications.updates import Updates
+from notifications.web_api import OrderEventsApi
 from services.demo_orders import DemoOrderService
 from services.demo_scheduling import DemoSchedulingService
 from services.direct_line import DirectLineTokens
@@ -69,6 +73,7 @@ from state.cosmos_store import CosmosDocumentStore
 from state.customer_context import CustomerContextAccessor, CustomerState
 from state.documents import DocumentStore, StorageError
 from state.memory_store import MemoryDocumentStore
+from state.periodic import Periodic
 from state.sqlite_store import SqliteDocumentStore
 from state.storage_health import StorageHealth
 from state.turn_state import TurnState
@@ -83,6 +88,10 @@ MAX_ACTIVITY_BYTES = 256 * 1024
 # An Adaptive Card submit is a few levels deep; hundreds would exhaust recursion later.
 MAX_ACTIVITY_DEPTH = 32
 HEALTH_CHECK_TIMEOUT = 2.0
+# The update sender looks this often for due updates (it reads the store only when one
+# may be due, or another instance may have added one), and gives one run this long.
+UPDATE_SENDER_EVERY = 0.5
+UPDATE_SENDER_DEADLINE = 120.0
 
 
 class Resource(Protocol):
@@ -111,6 +120,9 @@ class BotParts:
     handoff: HandoffService
     teams_desk: TeamsDesk | None
     tickets: TicketService
+    outbox: Outbox
+    updates: Updates
+    update_sender: UpdateSender
     resources: list[Resource] = field(default_factory=list)
 
 
@@ -196,7 +208,14 @@ def build_bot(
         )  # fmt: skip
         resources.append(tickets)
     relay = HandoffRelay(handoff, conversation_state)
-    booking = BookingDialog(scheduling, customer_contexts, clock, directory)
+    outbox = Outbox(documents)
+    updates = Updates(documents, outbox, clock)
+    update_sender = UpdateSender(
+        outbox, documents, outbound, scheduling, clock,
+        quiet_hours=settings.quiet_hours, default_zone=settings.customer_time_zone,
+        daily_limit=settings.UPDATES_PER_DAY,
+    )  # fmt: skip
+    booking = BookingDialog(scheduling, customer_contexts, clock, directory, updates)
     review = ReviewQueue(documents, settings.restricted_channels, settings.REVIEW_RETENTION_DAYS)
     dialog = MainDialog(
         recognizer,
@@ -206,6 +225,8 @@ def build_bot(
             clock,
             conversation_state.create_property("orderMisses"),
             proof_required=settings.ORDER_PROOF_REQUIRED,
+            updates=updates,
+            updates_offer=conversation_state.create_property("updatesOffer"),
         ),
         booking,
         ChangeAppointmentDialog(scheduling, booking, clock),
@@ -266,6 +287,9 @@ def build_bot(
         handoff,
         teams_desk,
         tickets,
+        outbox,
+        updates,
+        update_sender,
         resources,
     )
 
@@ -319,7 +343,14 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     AnalyticsApi(parts.events, _secret(settings.ANALYTICS_API_KEY), clock).add_routes(app)
-    resources: list[Resource] = [adapter, *parts.resources, handoff_timer(parts.handoff)]
+    OrderEventsApi(
+        parts.updates, parts.documents, _secret(settings.ORDER_EVENTS_SIGNING_KEY), clock
+    ).add_routes(app)
+    resources: list[Resource] = [
+        adapter, *parts.resources, handoff_timer(parts.handoff),
+        Periodic("update sender", UPDATE_SENDER_EVERY, parts.update_sender.tick,
+                 UPDATE_SENDER_DEADLINE),
+    ]  # fmt: skip
     if tokens is not None:
         resources.append(tokens)
     direct_line = None

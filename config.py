@@ -11,15 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handoff.hours import ALWAYS as ALWAYS_OPEN
 from handoff.hours import BusinessHours
+from notifications.quiet_hours import QuietHours
 
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+# A key that checks signatures the bot receives: long enough that it cannot be guessed
+# from a captured request.
+MIN_SIGNING_KEY = 32
 
 
 # App Service's own settings, which the deployment templates also write; the bot does not read
@@ -167,6 +172,16 @@ class Settings(BaseSettings):
     # The key GET /api/analytics asks for (X-API-Key); unset: the route is off.
     ANALYTICS_API_KEY: SecretStr | None = None
 
+    # Telling customers first. The order system signs each POST /api/order-events with this
+    # key (at least 32 characters); unset: the route is off.
+    ORDER_EVENTS_SIGNING_KEY: SecretStr | None = None
+    # Updates wait for the end of these hours in the customer's time zone ("" for none).
+    QUIET_HOURS: str = "21:00-08:00"
+    # The time zone taken for a customer whose channel never gave theirs (Messenger does not).
+    CUSTOMER_TIME_ZONE: str = "UTC"
+    # Updates one customer gets in a day at most; more wait for the next day.
+    UPDATES_PER_DAY: int = Field(5, ge=1, le=50)
+
     # Set by the deployment: logs and requests go to Application Insights.
     APPLICATIONINSIGHTS_CONNECTION_STRING: SecretStr | None = None
 
@@ -195,6 +210,7 @@ class Settings(BaseSettings):
         "TICKET_WEBHOOK_URL",
         "TICKET_WEBHOOK_SIGNING_KEY",
         "ANALYTICS_API_KEY",
+        "ORDER_EVENTS_SIGNING_KEY",
         mode="before",
     )
     @classmethod
@@ -233,6 +249,30 @@ class Settings(BaseSettings):
                 f"HANDOFF_HOURS, HANDOFF_TIME_ZONE or HANDOFF_HOLIDAYS: {error}"
             ) from None
         return self
+
+    @field_validator("ORDER_EVENTS_SIGNING_KEY")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SIGNING_KEY:
+            raise ValueError(
+                f"must be at least {MIN_SIGNING_KEY} characters (e.g. openssl rand -hex 32)"
+            )
+        return value
+
+    @field_validator("QUIET_HOURS")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        QuietHours.parse(value)
+        return value
+
+    @field_validator("CUSTOMER_TIME_ZONE")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (e.g. Europe/Berlin)") from None
+        return value
 
     @model_validator(mode="after")
     def _ticket_webhook_is_signed(self) -> Settings:
@@ -340,6 +380,14 @@ class Settings(BaseSettings):
         return BusinessHours.parse(
             self.HANDOFF_HOURS, self.HANDOFF_TIME_ZONE, self.HANDOFF_HOLIDAYS
         )
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours.parse(self.QUIET_HOURS)
+
+    @property
+    def customer_time_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.CUSTOMER_TIME_ZONE)
 
     @property
     def handoff_agent_ids(self) -> frozenset[str]:

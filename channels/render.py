@@ -41,6 +41,7 @@ def render(
 ) -> list[Json]:
     """The message activities (as JSON) that show `reply` on this channel, in order."""
     if channel_id == "msteams":
+        reply = replace(reply, choices=reply.choices or reply.follow_ups)
         message = _teams(reply, personal=conversation_type in (None, "personal"))
         if reply.feedback:
             # Teams shows its own thumbs up and down; a click is a message/submitAction.
@@ -56,10 +57,10 @@ def render(
 
 def shown_choices(reply: Reply, channel_id: str) -> tuple[str, ...]:
     """The choices the customer sees: an answer asking for feedback offers HELPFUL and
-    NOT_HELPFUL where the channel has no feedback buttons of its own."""
+    NOT_HELPFUL (after its follow-ups) where the channel has no feedback buttons of its own."""
     if reply.feedback and not reply.choices and channel_id != "msteams":
-        return FEEDBACK_CHOICES
-    return reply.choices
+        return reply.follow_ups + FEEDBACK_CHOICES
+    return reply.choices or reply.follow_ups
 
 
 # --- per channel -------------------------------------------------------------

@@ -5,7 +5,7 @@ Plain Python. Dialogs pick a reply; rendering it for a channel happens at the ed
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from channels.calendar import CalendarEvent
@@ -38,6 +38,9 @@ class Reply:
     # An answer that closes a task: the customer is asked whether it helped (Teams' own
     # feedback buttons, or HELPFUL / NOT_HELPFUL as choices elsewhere).
     feedback: bool = False
+    # What the customer may do next about this answer ("Keep me posted"), shown before
+    # the feedback choices; unlike `choices`, nothing waits for an answer.
+    follow_ups: tuple[str, ...] = field(default=())
 
 
 YES_NO = ("Yes", "No")
@@ -97,6 +100,7 @@ TASK_NAMES = {
     "humanHandoff": ("talk to a person", "Talk to a person"),
     "linkChannel": ("link another channel", "Link another channel"),
     "deleteData": ("delete your data", "Delete my data"),
+    "stopUpdates": ("stop updates", "Stop updates"),
 }
 
 
@@ -562,3 +566,53 @@ SORRY_NOT_HELPFUL = Reply(
     (ASK_FOR_PERSON,),
 )
 FEEDBACK_NOTED = Reply("Thanks, I've passed that on to our team.", _MAIN_CHOICES)
+
+
+# --- telling customers first --------------------------------------------------------------
+
+STOP_UPDATES = "stop updates"
+KEEP_ME_POSTED = "Keep me posted"  # fits a Messenger quick reply (20 characters)
+OFFER_UPDATES = "Want me to tell you when it changes?"
+SUBSCRIBED = Reply(
+    f'Okay, I\'ll message you here when it changes. Say "{STOP_UPDATES}" any time to stop.'
+)
+NOT_SUBSCRIBED = Reply("Okay, no updates. What else can I do for you?", _MAIN_CHOICES)
+UPDATES_UNAVAILABLE = Reply("Sorry, I can't set up updates for that order.", _MAIN_CHOICES)
+NO_UPDATES_TO_STOP = Reply("You're not getting any updates from me.", _MAIN_CHOICES)
+REMINDER_NOTE = (
+    f"I'll send you a reminder the day before. Say \"{STOP_UPDATES}\" if you'd rather not."
+)
+
+
+def offering_updates(answer: Reply) -> Reply:
+    """An order's status with the offer to tell the customer when it changes: asked on the
+    card, answered with KEEP_ME_POSTED (or a yes) as the next message."""
+    card = answer.card and replace(answer.card, text=OFFER_UPDATES)
+    return replace(answer, card=card, follow_ups=(KEEP_ME_POSTED,))
+
+
+def updates_stopped(subjects: list[str]) -> Reply:
+    named = ", ".join(subjects[:-1]) + f" and {subjects[-1]}" if len(subjects) > 1 else subjects[0]
+    return Reply(f"Done: no more updates about {named}.", _MAIN_CHOICES)
+
+
+def order_update(order_number: str, status: str, eta: datetime | None, now: datetime) -> Reply:
+    """An order's new status, sent first: complete on its own, and says how to stop."""
+    status = status.rstrip(" .")
+    facts = [("Status", status)]
+    text = f"Update on your order {order_number}: it's now {status}"
+    if eta is not None:
+        text += f" and {describe_eta(eta, now)}"
+        facts.append(("Expected", describe_eta(eta, now).removeprefix("expected by ")))
+    text += f'. (Say "{STOP_UPDATES}" to stop these.)'
+    return Reply(text, card=Card(f"Order {order_number}", tuple(facts)))
+
+
+def appointment_reminder(reference: str, what: str, where: str, start: str) -> Reply:
+    return Reply(
+        f"Reminder: your {what} {where} is on {start} (reference {reference}). "
+        "Can you still make it?",
+        (KEEP_IT, MOVE_IT, CANCEL_IT),
+        card=Card(f"Reminder: {reference}", (("What", what.capitalize()), ("When", start),
+                                             ("Where", where.removeprefix("at ")))),
+    )  # fmt: skip

@@ -78,6 +78,14 @@ class Subscription(_Model):
     channel: str  # where the customer asked for it
     # The newest event about the subject: an older update still waiting is not sent.
     latest_event: str | None = None
+    latest_event_at: datetime | None = None
+
+    def newer(self, event: str, at: datetime) -> bool:
+        """Records `event` as the latest unless a later one is known; whether it was."""
+        if self.latest_event_at is not None and at < self.latest_event_at:
+            return False
+        self.latest_event, self.latest_event_at = event, at
+        return True
 
 
 class Notified(_Model):
@@ -251,12 +259,14 @@ class CustomerContext(_Model):
             added = Subscription(topic=topic, subject=subject, since=at, channel=channel)
             self.subscriptions = [*self.subscriptions[-(MAX_SUBSCRIPTIONS - 1) :], added]
 
-    def unsubscribe(self, topic: Topic | None = None, subject: str | None = None) -> list[str]:
-        """Stops the matching subscriptions (all when nothing is named); their subjects."""
+    def unsubscribe(
+        self, topic: Topic | None = None, subject: str | None = None
+    ) -> list[Subscription]:
+        """Stops the matching subscriptions (all when nothing is named) and returns them."""
         stopped = [s for s in self.subscriptions
                    if topic in (None, s.topic) and subject in (None, s.subject)]  # fmt: skip
         self.subscriptions = [s for s in self.subscriptions if s not in stopped]
-        return [s.subject for s in stopped]
+        return stopped
 
     def offered_updates(self, order_number: str) -> None:
         kept = [n for n in self.updates_offered if n != order_number]

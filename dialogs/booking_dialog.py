@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, time
 
 from botbuilder.core import TurnContext
@@ -24,12 +25,14 @@ from botbuilder.dialogs.prompts import PromptValidatorContext, TextPrompt
 
 from channels import replies
 from channels.calendar import CalendarEvent
+from customers.context import Topic
 from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.clock import Clock, customer_now
 from dialogs.feedback import send_answer
 from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
 from dialogs.task_waterfall import TaskWaterfall
 from nlu.entities import extract
+from notifications.updates import Updates
 from services.scheduling import (
     Appointment,
     AppointmentKind,
@@ -86,8 +89,11 @@ class BookingDialog(ComponentDialog):
         customer_contexts: CustomerContextAccessor,
         clock: Clock,
         directory: CustomerDirectory | None = None,
+        updates: Updates | None = None,
     ) -> None:
         super().__init__(BookingDialog.__name__)
+        # None: updates are off (no reminders).
+        self._updates = updates
         self._scheduling = scheduling
         self._directory = directory
         self._customer_contexts = customer_contexts
@@ -273,10 +279,37 @@ class BookingDialog(ComponentDialog):
         )  # fmt: skip
         # A move is the change-appointment task's answer; a booking is the booking's.
         task = "changeAppointment" if booking.get(RESCHEDULE) else "bookAppointment"
-        await send_answer(
-            step.context, task, done(appointment.reference, what, where, start, event)
-        )
+        answer = done(appointment.reference, what, where, start, event)
+        if await self._remind(step, appointment, what, where, moved=bool(booking.get(RESCHEDULE))):
+            answer = replace(answer, text=f"{answer.text} {replies.REMINDER_NOTE}")
+        await send_answer(step.context, task, answer)
         return await step.end_dialog()
+
+    async def _remind(
+        self, step: WaterfallStepContext, appointment: Appointment, what: str, where: str,
+        *, moved: bool,
+    ) -> bool:  # fmt: skip
+        """A new booking is followed by its reminder (unless the customer says "no
+        reminder"); a moved one keeps its reminder, at the new time."""
+        if self._updates is None:
+            return False
+        reference, channel, now = (
+            appointment.reference,
+            step.context.activity.channel_id,
+            self._clock(),
+        )
+        if moved:
+            context = await self._customer_contexts.get(step.context)
+            if context.subscription(Topic.APPOINTMENT, reference) is None:
+                return False
+        else:
+            await self._customer_contexts.update(
+                step.context, lambda c: c.subscribe(Topic.APPOINTMENT, reference, now, channel)
+            )
+        customer_id = turn_customer_id(step.context) or appointment.customer_id
+        return await self._updates.remind(
+            customer_id, reference, appointment.slot.start, what, where
+        )
 
     async def _choose(self, step: WaterfallStepContext, reply: replies.Reply) -> DialogTurnResult:
         await self._remember(step)

@@ -6,6 +6,9 @@ data interrupt any step of any task.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 from botbuilder.core import StatePropertyAccessor, TurnContext
 from botbuilder.dialogs import (
     ComponentDialog,
@@ -18,13 +21,20 @@ from botbuilder.dialogs import (
 
 from analytics.events import EventName
 from channels import replies
+from channels.replies import CANCEL_IT, MOVE_IT
+from customers.context import CustomerContext, Notified, Subscription, Topic
 from customers.identity import IdentityService
 from customers.link_codes import CODE_LIFETIME
 from dialogs.booking_dialog import BOOKING, DEVICE, TEXT, WHEN, BookingDialog
 from dialogs.change_appointment_dialog import ChangeAppointmentDialog
 from dialogs.clock import Clock, customer_now
 from dialogs.handoff_dialog import HandoffDialog
-from dialogs.order_status_dialog import ORDER_NUMBER, SKIP_RECENT_ORDER, OrderStatusDialog
+from dialogs.order_status_dialog import (
+    FOLLOW,
+    ORDER_NUMBER,
+    SKIP_RECENT_ORDER,
+    OrderStatusDialog,
+)
 from dialogs.reply_activity import PICKED_CHOICE, confirm_prompt, prompt_options, send_reply
 from dialogs.troubleshooting_dialog import TroubleshootingDialog
 from dialogs.turn_events import ForgetEvents, forget_analytics, record
@@ -33,6 +43,10 @@ from nlu.recognizer import Intent, Recognition, Recognizer
 from nlu.review import ReviewQueue, mask, says_not_what_i_meant
 from state.customer_context import CustomerContextAccessor, turn_customer_id
 from state.turn_state import discard_changes
+
+# A reply this soon after an update is taken as about it ("when will it arrive?").
+UPDATE_ANSWERED_WITHIN = timedelta(hours=24)
+_REMINDER = re.compile(r"\bremind", re.IGNORECASE)
 
 # Options a caller may pass to start with something other than the customer's words.
 RESUME = "resume"
@@ -100,6 +114,7 @@ class MainDialog(ComponentDialog):
         self._customer_contexts = customer_contexts
         self._identity = identity
         self._clock = clock
+        self._order_status = order_status_dialog
         self._order_status_id = order_status_dialog.id
         self._booking_id = booking_dialog.id
         self._change_appointment_id = change_appointment_dialog.id
@@ -129,6 +144,12 @@ class MainDialog(ComponentDialog):
             if says_not_what_i_meant(step.context.activity.text or ""):
                 record(step.context, EventName.MISUNDERSTOOD)
                 return await self._not_what_was_meant(step)
+            following = await self._order_status.taken_offer(step.context)
+            if following is not None:
+                return await step.begin_dialog(self._order_status_id, {FOLLOW: following})
+            answered = await self._answer_to_update(step)
+            if answered is not None:
+                return answered
             recognition = await self._recognize(step.context)
         decision, intents = decide(recognition, self._thresholds)
         await self._remember_message(step.context, recognition)
@@ -158,9 +179,9 @@ class MainDialog(ComponentDialog):
         await self._remember_intent(step.context, intent)
         match intent:
             case Intent.ORDER_STATUS:
-                return await step.begin_dialog(
-                    self._order_status_id, {ORDER_NUMBER: recognition.order_number}
-                )
+                # "When will it arrive?" just after an update is about that order.
+                order_number = recognition.order_number or await self._updated_order(step)
+                return await step.begin_dialog(self._order_status_id, {ORDER_NUMBER: order_number})
             case Intent.BOOK_APPOINTMENT:
                 return await step.begin_dialog(
                     self._booking_id,
@@ -186,6 +207,8 @@ class MainDialog(ComponentDialog):
                 await self._give_link_code(step.context)
             case Intent.HUMAN_HANDOFF:
                 return await step.begin_dialog(self._handoff_id)
+            case Intent.STOP_UPDATES:
+                await self._stop_updates(step.context, recognition)
             case Intent.GREETING:
                 # "Hi" on a new channel: offer what the customer began elsewhere, if anything.
                 return await self._offer_resume(step)
@@ -194,6 +217,49 @@ class MainDialog(ComponentDialog):
             case _:
                 await send_reply(step.context, replies.NOT_UNDERSTOOD)
         return await step.end_dialog()
+
+    async def _answer_to_update(self, step: WaterfallStepContext) -> DialogTurnResult | None:
+        """A choice offered by the last update ("Move it" on a reminder), answered."""
+        notified = await self._recent_update(step)
+        said = (step.context.activity.text or "").strip().lower()
+        if notified is None or said not in {choice.lower() for choice in notified.choices}:
+            return None
+        if notified.topic == Topic.APPOINTMENT and said in (MOVE_IT.lower(), CANCEL_IT.lower()):
+            record(step.context, EventName.TASK_STARTED, Intent.CHANGE_APPOINTMENT.value)
+            action = "move" if said == MOVE_IT.lower() else "cancel"
+            return await step.begin_dialog(
+                self._change_appointment_id, {TEXT: f"{action} {notified.subject}", WHEN: None}
+            )
+        await send_reply(step.context, replies.KEPT)
+        return await step.end_dialog()
+
+    async def _recent_update(self, step: WaterfallStepContext) -> Notified | None:
+        notified = (await self._customer_contexts.get(step.context)).notified
+        if notified is None or self._clock() - notified.at > UPDATE_ANSWERED_WITHIN:
+            return None
+        return notified
+
+    async def _updated_order(self, step: WaterfallStepContext) -> str | None:
+        notified = await self._recent_update(step)
+        return notified.subject if notified and notified.topic == Topic.ORDER else None
+
+    async def _stop_updates(self, turn_context: TurnContext, recognition: Recognition) -> None:
+        # "stop updates about 123456": that order; "no reminder": reminders; else everything.
+        order_number = recognition.order_number
+        reminders = not order_number and _REMINDER.search(turn_context.activity.text or "")
+        topic = Topic.APPOINTMENT if reminders else None
+        stopped: list[Subscription] = []
+
+        def stop(context: CustomerContext) -> None:
+            stopped[:] = context.unsubscribe(topic, order_number)
+
+        await self._customer_contexts.update(turn_context, stop)
+        if not stopped:
+            await send_reply(turn_context, replies.NO_UPDATES_TO_STOP)
+            return
+        named = [f"order {s.subject}" if s.topic == Topic.ORDER else f"appointment {s.subject}"
+                 for s in stopped]  # fmt: skip
+        await send_reply(turn_context, replies.updates_stopped(named))
 
     async def _remember_message(self, turn_context: TurnContext, recognition: Recognition) -> None:
         # The masked words, in case the next message is "that's not what I meant"; never

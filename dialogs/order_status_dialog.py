@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from botbuilder.core import StatePropertyAccessor, TurnContext
@@ -20,12 +21,14 @@ from botbuilder.dialogs.prompts import (
 from botbuilder.schema import Activity, ActivityTypes
 
 from channels import replies
+from customers.context import Topic
 from dialogs.clock import Clock, customer_now
 from dialogs.feedback import send_answer
 from dialogs.handoff_dialog import REASON, HandoffDialog
 from dialogs.reply_activity import confirm_prompt, prompt_options, send_reply
 from dialogs.task_waterfall import TaskWaterfall
 from handoff.cases import Reason
+from notifications.updates import Updates
 from services.orders import (
     MAX_ORDER_MISSES,
     ORDER_MISS_WINDOW,
@@ -34,14 +37,17 @@ from services.orders import (
     OrderService,
     OrderServiceUnavailable,
     find_order_number,
+    is_final,
 )
-from state.customer_context import CustomerContextAccessor
+from state.customer_context import CustomerContextAccessor, turn_customer_id
 
 # After this many answers without an order number, offer a person instead of asking again.
 MAX_ORDER_NUMBER_TRIES = 3
 
-# Options a caller may pass: an order number already known, or not to offer the recent one.
+# Options a caller may pass: an order number already known, or not to offer the recent one;
+# FOLLOW, an order to send updates about (the customer accepted the offer).
 ORDER_NUMBER = "orderNumber"
+FOLLOW = "follow"
 SKIP_RECENT_ORDER = "skipRecentOrder"
 
 _ORDER_NUMBER_PROMPT = "OrderStatusDialog.orderNumber"
@@ -51,6 +57,12 @@ _YES_NO_PROMPT = "OrderStatusDialog.yesNo"
 _RECENT, _OFFERED = "recentOrder", "offered"
 _OFFERED_PERSON, _OFFERED_RETRY, _ASKED_PROOF = "person", "retry", "proof"
 _PROVING = "proving"
+# "Keep me posted", or a yes, to the offer of updates.
+ACCEPTS_UPDATES = re.compile(
+    r"\s*(?:keep me posted|yes|yes please|yeah|yep|sure|ok(?:ay)?|please do|please|"
+    r"(?:yes,? )?(?:please )?(?:tell|let|notify) me(?: know)?(?: when it changes)?)[\s.!]*",
+    re.IGNORECASE,
+)
 
 
 class OrderStatusDialog(ComponentDialog):
@@ -62,6 +74,8 @@ class OrderStatusDialog(ComponentDialog):
         conversation_misses: StatePropertyAccessor,
         *,
         proof_required: bool = False,
+        updates: Updates | None = None,
+        updates_offer: StatePropertyAccessor | None = None,
     ) -> None:
         super().__init__(OrderStatusDialog.__name__)
         self._orders = orders
@@ -70,6 +84,10 @@ class OrderStatusDialog(ComponentDialog):
         # Order numbers that found nothing in this conversation (ISO times), for the limit.
         self._conversation_misses = conversation_misses
         self._proof_required = proof_required
+        # None: updates are off (no subscription is offered).
+        self._updates = updates
+        # The order whose updates the last answer offered, in this conversation.
+        self._updates_offer = updates_offer
 
         self.add_dialog(
             TaskWaterfall(
@@ -92,6 +110,8 @@ class OrderStatusDialog(ComponentDialog):
 
     async def offer_recent_order_step(self, step: WaterfallStepContext) -> DialogTurnResult:
         options = step.options or {}
+        if options.get(FOLLOW):
+            return await self._subscribe(step, options[FOLLOW])
         if options.get(ORDER_NUMBER):
             return await step.next(options[ORDER_NUMBER])
         if not options.get(SKIP_RECENT_ORDER):
@@ -163,7 +183,46 @@ class OrderStatusDialog(ComponentDialog):
             step.context, lambda c: c.remember_order(order.order_number, looked_up_at, channel)
         )
         now = customer_now(step.context.activity, self._clock)
-        await send_answer(step.context, "orderStatus", replies.order_status(order, now))
+        answer = replies.order_status(order, now)
+        if await self._may_offer_updates(step.context, order):
+            answer = replies.offering_updates(answer)
+            number = order.order_number
+            await self._customer_contexts.update(step.context, lambda c: c.offered_updates(number))
+            await self._updates_offer.set(step.context, number)
+        await send_answer(step.context, "orderStatus", answer)
+        return await step.end_dialog()
+
+    async def _may_offer_updates(self, turn_context: TurnContext, order: Order) -> bool:
+        """Once per order, while something can still happen to it."""
+        if self._updates is None or self._updates_offer is None or is_final(order.status):
+            return False
+        context = await self._customer_contexts.get(turn_context)
+        return (
+            order.order_number not in context.updates_offered
+            and context.subscription(Topic.ORDER, order.order_number) is None
+        )
+
+    async def taken_offer(self, turn_context: TurnContext) -> str | None:
+        """The order whose updates the bot's last answer offered, if the customer's message
+        accepts them ("Keep me posted", "yes please"). The offer lasts one message."""
+        if self._updates_offer is None:
+            return None
+        number = await self._updates_offer.get(turn_context)
+        if number is None:
+            return None
+        await self._updates_offer.set(turn_context, None)
+        return number if ACCEPTS_UPDATES.fullmatch(turn_context.activity.text or "") else None
+
+    async def _subscribe(self, step: WaterfallStepContext, number: str) -> DialogTurnResult:
+        customer_id = turn_customer_id(step.context) or ""
+        if self._updates is None or not await self._updates.follow_order(customer_id, number):
+            await send_reply(step.context, replies.UPDATES_UNAVAILABLE)
+            return await step.end_dialog()
+        channel, now = step.context.activity.channel_id, self._clock()
+        await self._customer_contexts.update(
+            step.context, lambda c: c.subscribe(Topic.ORDER, number, now, channel)
+        )
+        await send_reply(step.context, replies.SUBSCRIBED)
         return await step.end_dialog()
 
     async def _check_proof(self, step: WaterfallStepContext) -> DialogTurnResult:

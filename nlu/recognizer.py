@@ -25,6 +25,7 @@ class Intent(StrEnum):
     THANKS = "thanks"
     LINK_CHANNEL = "linkChannel"
     DELETE_DATA = "deleteData"
+    STOP_UPDATES = "stopUpdates"
     NONE = "none"
 
 

@@ -55,6 +55,17 @@ class Order:
         return bool(self.postcode) and re.sub(r"[\s-]", "", self.postcode.lower()) == compact
 
 
+# Words of a status after which nothing more happens to an order: no updates are offered.
+_FINAL_STATUS = re.compile(
+    r"\b(?:delivered|cancel+ed|returned|refunded|collected|picked up)\b", re.I
+)
+
+
+def is_final(status: str) -> bool:
+    """ "delivered", "cancelled", "returned to us"; not "out for delivery"."""
+    return bool(_FINAL_STATUS.search(status))
+
+
 class OrderNotFound(Exception):
     def __init__(self, order_number: str) -> None:
         super().__init__(f"no order {order_number}")

@@ -9,23 +9,16 @@ bot's own list, marked, and the customer still gets the reference.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from typing import Any
 
 from services.resilient_http import ResilientJsonClient, Unavailable
+from services.signatures import SIGNATURE_HEADER, signature
 from services.tickets import TICKET_TTL, StoredTickets, Ticket, ticket_key
 from state.documents import DocumentStore, DocumentWrite, StorageError
 
 log = logging.getLogger(__name__)
-
-SIGNATURE_HEADER = "X-Hub-Signature-256"
-
-
-def signature(body: bytes, key: str) -> str:
-    return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 
 
 class WebhookTickets:

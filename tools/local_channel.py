@@ -52,6 +52,15 @@ class LocalChannel:
         self._members: dict[str, ChannelUser] = {}
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        # What the connector answers the next activities instead of taking them, in order:
+        # (status, Retry-After seconds or None); a test makes the channel fail this way.
+        self.failures: list[tuple[int, float | None]] = []
+        # Conversations the connector refuses for good (the user blocked the bot: 403).
+        self.refused: dict[str, int] = {}
+        # Every activity POSTed to the connector, with the request's Authorization header.
+        self.requests: list[tuple[str | None, Json]] = []
+        # Signs what the channel posts to the bot (auth on): returns the Authorization header.
+        self.authorization: Callable[[], str] | None = None
 
     async def start(self) -> None:
         connector = web.Application()
@@ -103,7 +112,8 @@ class LocalChannel:
     async def post(self, activity: Json) -> aiohttp.ClientResponse:
         if self._session is None:
             raise RuntimeError("LocalChannel.start() was not awaited")
-        async with self._session.post(self.bot_url, json=activity) as response:
+        headers = {"Authorization": self.authorization()} if self.authorization else {}
+        async with self._session.post(self.bot_url, json=activity, headers=headers) as response:
             await response.read()
             return response
 
@@ -118,6 +128,17 @@ class LocalChannel:
 
     async def _receive(self, request: web.Request) -> web.Response:
         activity = await request.json()
+        conversation = request.match_info["conversation"]
+        if request.method == "POST":
+            self.requests.append((request.headers.get("Authorization"), activity))
+            if conversation in self.refused:
+                return web.json_response({"error": {"code": "Forbidden"}},
+                                         status=self.refused[conversation])  # fmt: skip
+            if self.failures:
+                status, retry_after = self.failures.pop(0)
+                headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+                return web.json_response({"error": {"code": "Failed"}}, status=status,
+                                         headers=headers)  # fmt: skip
         if request.method == "POST":
             # The id the channel gives a new activity (a Teams post's id names its thread).
             activity["id"] = uuid.uuid4().hex
