@@ -112,7 +112,7 @@ async def test_an_answer_asks_whether_it_helped_once_and_yes_is_recorded() -> No
     ):
         customer, answer = await answered(webchat)
         offered = [a["title"] for a in answer[-1]["suggestedActions"]["actions"]]
-        assert offered == [replies.HELPFUL, replies.NOT_HELPFUL]
+        assert offered == [replies.KEEP_ME_POSTED, replies.HELPFUL, replies.NOT_HELPFUL]
         assert texts(await customer.say(replies.HELPFUL)) == [replies.THANKS_FOR_FEEDBACK.text]
         # Asked once: "Helpful" again is just a message now.
         assert texts(await customer.say(replies.HELPFUL)) != [replies.THANKS_FOR_FEEDBACK.text]
@@ -155,7 +155,9 @@ async def test_teams_feedback_buttons_are_answered_200_with_no_message_and_recor
     ):
         customer, answer = await answered(teams)
         assert answer[-1]["channelData"] == {"feedbackLoopEnabled": True}
-        assert "suggestedActions" not in answer[-1]
+        # Teams' own thumbs ask for the feedback; the buttons are only the follow-up.
+        offered = [a["title"] for a in answer[-1]["suggestedActions"]["actions"]]
+        assert offered == [replies.KEEP_ME_POSTED]
         before = len(teams.received(customer.id))
         click = customer.activity(type="invoke", name="message/submitAction", value={
             "actionName": "feedback",
@@ -177,7 +179,7 @@ async def test_messenger_offers_the_feedback_as_quick_replies() -> None:
     ):
         _, answer = await answered(messenger)
     titles = [a["title"] for a in answer[-1]["suggestedActions"]["actions"]]
-    assert titles == [replies.HELPFUL, replies.NOT_HELPFUL]
+    assert titles == [replies.KEEP_ME_POSTED, replies.HELPFUL, replies.NOT_HELPFUL]
 
 
 async def test_the_metrics_api_answers_only_with_its_key_and_sane_dates() -> None:
@@ -343,8 +345,8 @@ async def test_on_sms_the_number_of_a_choice_answers_was_this_helpful() -> None:
         LocalChannel(url, "sms") as sms,
     ):
         customer, answer = await answered(sms)
-        assert answer[-1]["text"].endswith("1. Helpful\n2. Not helpful")
-        assert texts(await customer.say("2")) == [replies.SORRY_NOT_HELPFUL.text.split("\n")[0]
+        assert answer[-1]["text"].endswith("1. Keep me posted\n2. Helpful\n3. Not helpful")
+        assert texts(await customer.say("3")) == [replies.SORRY_NOT_HELPFUL.text.split("\n")[0]
                                                   + "\n1. Talk to a person"]  # fmt: skip
         (event,) = await feedback_events(parts)
     assert event.props == {"helpful": False}
