@@ -182,10 +182,8 @@ def _day_picker(label: str) -> Json:
 
 
 def _hero_card(card: Card) -> Json:
-    content: Json = {
-        "title": card.title,
-        "text": "\n".join(f"{name}: {value}" for name, value in card.facts) or card.text,
-    }
+    lines = [f"{name}: {value}" for name, value in card.facts]
+    content: Json = {"title": card.title, "text": "\n".join([*lines, card.text or ""]).strip()}
     if card.image_url:
         content["images"] = [{"url": card.image_url, "alt": card.title}]
     return {"contentType": HERO_CARD, "content": content}

@@ -80,6 +80,15 @@ def conversation_ref(activity: Activity) -> ConversationRef:
         bot_id=getattr(bot, "id", None),
         bot_name=getattr(bot, "name", None),
         conversation_type=getattr(conversation, "conversation_type", None),
-        tenant_id=getattr(conversation, "tenant_id", None),
+        tenant_id=getattr(conversation, "tenant_id", None) or _teams_tenant(activity),
         locale=activity.locale,
     )
+
+
+def _teams_tenant(activity: Activity) -> str | None:
+    """Teams names the tenant in channelData (and as conversation.tenantId, which botbuilder's
+    schema reads under another spelling and loses)."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = data.get("tenant")
+    value = tenant.get("id") if isinstance(tenant, dict) else None
+    return value if isinstance(value, str) else None

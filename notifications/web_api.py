@@ -86,5 +86,5 @@ class OrderEventsApi:
         return _answer(202, status="accepted")
 
 
-def _answer(status: int, **fields: str) -> web.Response:
-    return web.json_response(fields, status=status)
+def _answer(code: int, **fields: str) -> web.Response:
+    return web.json_response(fields, status=code)
