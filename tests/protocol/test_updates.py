@@ -75,7 +75,7 @@ async def sent_now(
     """Lets the sender look at due updates, then the updates this conversation has (the
     sender also runs in the background: it may be the one that sends)."""
     await parts.update_sender.send_due()
-    for _ in range(100):
+    for _ in range(50):
         if len(updates_to(channel, conversation)) >= expected:
             break
         await asyncio.sleep(0.02)
@@ -337,3 +337,73 @@ async def test_teams_proactive_message_carries_the_bots_app_id_and_token(
     assert update["conversation"] == {"id": customer.id, "conversationType": "personal",
                                       "tenantId": TEAMS_TENANT}  # fmt: skip
     assert update["from"]["id"] == "customer-service-bot"
+
+
+def _nested(depth: int) -> bytes:
+    return ('{"eventId": ' + "[" * depth + "1" + "]" * depth + "}").encode()
+
+
+BAD_REQUESTS = {
+    # name: (body, headers, expected status)
+    "no signature": (None, {SIGNATURE_HEADER: None}, 401),
+    "signed with another key": (None, {"key": "another-key-" + "x" * 30}, 401),
+    "signature without its prefix": (None, {"bare": True}, 401),
+    "signature of another body": (None, {"other body": True}, 401),
+    "six minutes old": ({"occurredAt": (NOW - timedelta(minutes=6)).isoformat()}, {}, 401),
+    "six minutes ahead": ({"occurredAt": (NOW + timedelta(minutes=6)).isoformat()}, {}, 401),
+    "not JSON": (b"order 123456 shipped", {}, 400),
+    "a list": (b"[]", {}, 400),
+    "no order number": ({"orderNumber": None}, {}, 400),
+    "letters in the order number": ({"orderNumber": "12ab56"}, {}, 400),
+    "a status over two lines": ({"status": "shipped\nclick http://x.example"}, {}, 400),
+    "a time without its zone": ({"occurredAt": "2026-11-24T10:00:00"}, {}, 400),
+    "a number for the status": ({"status": 7}, {}, 400),
+    "nested ten thousand deep": (_nested(10_000), {}, 413),
+    "nested a thousand deep": (_nested(1_000), {}, 400),
+    "twenty kilobytes": ({"status": "x" * 20_000}, {}, 413),
+    "not JSON content": (None, {"Content-Type": "text/plain"}, 415),
+}
+
+
+async def test_bad_events_are_refused_and_send_nothing() -> None:
+    """What an attacker who read the README, or a broken order system, might send."""
+    clock = MovableClock()
+    async with bot_on(updates_settings(), clock, "webchat") as (parts, base, webchat):
+        customer = webchat.conversation()
+        await subscribed(customer)
+        answers = {}
+        for case, (change, headers, _) in BAD_REQUESTS.items():
+            event = order_event("234567", "out for delivery", clock.now)
+            body = change if isinstance(change, bytes) else {**event, **(change or {})}
+            headers = dict(headers)
+            key = headers.pop("key", KEY)
+            raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+            if headers.pop("bare", False):
+                headers[SIGNATURE_HEADER] = signature(raw, key).removeprefix("sha256=")
+            if headers.pop("other body", False):
+                headers[SIGNATURE_HEADER] = signature(raw + b" ", key)
+            status, answer = await post_event(base, raw, headers, key)
+            answers[case] = (status, "error" in answer)
+        assert answers == {case: (status, True) for case, (_, _, status) in BAD_REQUESTS.items()}
+        assert await sent_now(parts, webchat, customer, 1) == []
+        assert await parts.outbox.pending() == 0
+
+
+async def test_without_a_signing_key_the_route_is_off() -> None:
+    async with bot_on(make_settings(), MovableClock(), "webchat") as (_, base, _):
+        event = order_event("234567", "out for delivery", NOW)
+        status, answer = await post_event(base, event)
+    assert status == 404 and "ORDER_EVENTS_SIGNING_KEY" in answer["error"]
+
+
+async def test_after_the_app_is_removed_in_teams_nothing_is_sent_there() -> None:
+    clock = MovableClock()
+    async with bot_on(updates_settings(), clock, "msteams") as (parts, base, teams):
+        customer = teams.conversation()
+        await subscribed(customer)
+        await customer.send(type="installationUpdate", action="remove")
+        await post_event(base, order_event("234567", "out for delivery", clock.now))
+        assert await sent_now(parts, teams, customer, 1) == []
+        await customer.send(type="installationUpdate", action="add")  # installed again
+        clock.advance(timedelta(minutes=5))
+        assert len(await sent_now(parts, teams, customer, 1)) == 1

@@ -1,0 +1,282 @@
+"""Unit ring: quiet hours, each channel's rules, the event contract, the outbox's index and
+the sender's decisions, with a controllable clock and a stand-in channel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from channels.reference import ChannelRefused, ConversationRef
+from customers.context import CustomerContext, Topic
+from customers.identity import CONTEXT_PROPERTY, customer_key
+from customers.stored import read_context
+from notifications.order_events import BadEvent, fresh, parse
+from notifications.outbox import Outbox, Update, UpdateState, update_id
+from notifications.quiet_hours import QuietHours
+from notifications.reach import destinations
+from notifications.sender import MAX_ATTEMPTS, UpdateSender
+from notifications.updates import OrderEvent, Updates
+from state.documents import DocumentWrite
+from state.memory_store import MemoryDocumentStore
+from tests.conftest import NOW, MovableClock
+
+BERLIN = ZoneInfo("Europe/Berlin")
+WEB = "webchat/web-1"
+TEAMS = "msteams/aad/t/u"
+FACEBOOK = "facebook/f-1"
+
+
+def ref(channel: str, conversation_type: str | None = None) -> ConversationRef:
+    return ConversationRef(channel_id=channel, service_url="https://example.net",
+                           conversation_id=f"{channel}-c", user_id="u",
+                           conversation_type=conversation_type)  # fmt: skip
+
+
+# --- quiet hours ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("local", "allowed"),
+    [
+        ("2026-11-24T20:59", "2026-11-24T20:59"),
+        ("2026-11-24T21:00", "2026-11-25T08:00"),
+        ("2026-11-24T23:30", "2026-11-25T08:00"),
+        ("2026-11-25T03:00", "2026-11-25T08:00"),
+        ("2026-11-25T08:00", "2026-11-25T08:00"),
+        # The night the clocks go back in Berlin: still 08:00 local.
+        ("2026-10-24T22:00", "2026-10-25T08:00"),
+    ],
+)
+def test_quiet_hours_across_midnight_end_at_8_local_time(local: str, allowed: str) -> None:
+    at = datetime.fromisoformat(local).replace(tzinfo=BERLIN).astimezone(UTC)
+    result = QuietHours.parse("21:00-08:00").next_allowed(at, BERLIN)
+    assert result.astimezone(BERLIN).replace(tzinfo=None) == datetime.fromisoformat(allowed)
+
+
+def test_quiet_hours_within_a_day_and_none() -> None:
+    lunch = QuietHours.parse("12:00-13:30")
+    at = datetime(2026, 11, 24, 12, 10, tzinfo=UTC)
+    assert lunch.next_allowed(at, UTC) == datetime(2026, 11, 24, 13, 30, tzinfo=UTC)
+    assert QuietHours.parse("").next_allowed(at, UTC) == at
+
+
+@pytest.mark.parametrize("text", ["9pm-8am", "21:00", "25:00-08:00", "08:00-08:00", "21:60-08:00"])
+def test_quiet_hours_that_are_not_a_span_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="21:00-08:00"):
+        QuietHours.parse(text)
+
+
+# --- where an update may go ----------------------------------------------------------
+
+
+def test_the_most_recent_channel_that_may_be_written_to_comes_first() -> None:
+    context = CustomerContext()
+    context.reach = {WEB: ref("webchat"), TEAMS: ref("msteams", "personal"),
+                     FACEBOOK: ref("facebook")}  # fmt: skip
+    context.last_inbound_at = {
+        WEB: NOW - timedelta(minutes=5),
+        TEAMS: NOW - timedelta(days=3),
+        FACEBOOK: NOW - timedelta(hours=30),
+    }
+    found = destinations(context, Topic.APPOINTMENT, NOW)
+    assert [d.account for d in found] == [WEB, FACEBOOK, TEAMS]
+    assert found[1].channel_data == {"messaging_type": "MESSAGE_TAG",
+                                     "tag": "CONFIRMED_EVENT_UPDATE"}  # fmt: skip
+
+    context.last_inbound_at[WEB] = NOW - timedelta(minutes=31)  # the page is closed
+    assert [d.account for d in destinations(context, Topic.ORDER, NOW)] == [FACEBOOK, TEAMS]
+
+
+def test_teams_only_in_a_personal_chat() -> None:
+    context = CustomerContext()
+    context.reach = {TEAMS: ref("msteams", "groupChat")}
+    context.last_inbound_at = {TEAMS: NOW}
+    assert destinations(context, Topic.ORDER, NOW) == []
+
+
+# --- the event contract --------------------------------------------------------------
+
+
+def event_body(**changes: object) -> bytes:
+    body = {"eventId": "evt-1", "orderNumber": "123456", "status": "shipped",
+            "eta": "2026-11-25T13:00:00+00:00", "occurredAt": NOW.isoformat()}  # fmt: skip
+    body.update(changes)
+    return json.dumps(body).encode()
+
+
+def test_an_event_is_read_from_its_json() -> None:
+    event = parse(event_body(status="  out for delivery  "))
+    assert (event.event_id, event.order_number, event.status) == (
+        "evt-1", "123456", "out for delivery",
+    )  # fmt: skip
+    assert event.eta == datetime(2026, 11, 25, 13, tzinfo=UTC)
+    assert parse(event_body(eta=None)).eta is None
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (event_body(eventId="evt 1; drop"), "eventId"),
+        (event_body(eventId="x" * 129), "eventId"),
+        (event_body(orderNumber=123456), "orderNumber"),
+        (event_body(status=""), "status"),
+        (event_body(status="x" * 201), "status"),
+        (event_body(occurredAt="yesterday"), "occurredAt"),
+        (event_body(eta="2026-11-25T13:00:00"), "eta"),
+    ],
+)
+def test_a_bad_event_says_which_field(body: bytes, named: str) -> None:
+    with pytest.raises(BadEvent, match=named):
+        parse(body)
+
+
+def test_an_event_is_fresh_for_five_minutes_either_way() -> None:
+    event = parse(event_body())
+    assert fresh(event, NOW + timedelta(minutes=5))
+    assert not fresh(event, NOW + timedelta(minutes=5, seconds=1))
+    assert not fresh(event, NOW - timedelta(minutes=5, seconds=1))
+
+
+# --- the outbox and the sender ---------------------------------------------------------
+
+
+class Channel:
+    """A stand-in connector: fails as told, then takes activities."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[ConversationRef, dict]] = []
+        self.failures: list[Exception] = []
+
+    async def send(self, to: ConversationRef, activity: dict, *, retry: bool = True) -> str:
+        assert retry is False  # the sender does its own retries
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((to, activity))
+        return f"a{len(self.sent)}"
+
+
+async def customer(documents: MemoryDocumentStore, customer_id: str, **fields: object) -> None:
+    context = CustomerContext()
+    context.reach = {TEAMS: ref("msteams", "personal")}
+    context.last_inbound_at = {TEAMS: NOW}
+    context.subscribe(Topic.ORDER, "123456", NOW, "msteams")
+    for name, value in fields.items():
+        setattr(context, name, value)
+    data = {CONTEXT_PROPERTY: context.to_json()}
+    await documents.write({customer_key(customer_id): DocumentWrite(data)})
+
+
+def sender_for(
+    documents: MemoryDocumentStore, outbox: Outbox, channel: Channel, clock: MovableClock,
+    **options: object,
+) -> UpdateSender:  # fmt: skip
+    settings = {"quiet_hours": QuietHours(), "default_zone": UTC, "daily_limit": 5, **options}
+    return UpdateSender(outbox, documents, channel, None, clock, **settings)  # type: ignore[arg-type]
+
+
+async def order_update(outbox: Outbox, customer_id: str, event: str = "evt-1") -> Update:
+    update = Update(
+        id=update_id(customer_id, event), customer_id=customer_id, topic=Topic.ORDER,
+        subject="123456", event=event, facts={"status": "shipped", "eta": None},
+        created_at=NOW, not_before=NOW, expires_at=NOW + timedelta(days=3),
+    )  # fmt: skip
+    assert await outbox.put(update)
+    return update
+
+
+async def state_of(outbox: Outbox, update: Update) -> Update:
+    return (await outbox.read([update.id]))[update.id][0]
+
+
+async def test_timeouts_are_retried_with_growing_waits_then_given_up() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    sender = sender_for(documents, outbox, channel, clock)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    channel.failures = [TimeoutError()] * MAX_ATTEMPTS
+    waits = []
+    for _ in range(MAX_ATTEMPTS):
+        clock.now = (await state_of(outbox, update)).not_before
+        before = clock.now
+        await sender.send_due()
+        stored = await state_of(outbox, update)
+        waits.append(stored.not_before - before)
+    assert stored.state == UpdateState.FAILED and channel.sent == []
+    assert waits[1] > waits[0] and waits[3] > waits[2]
+    assert await outbox.pending() == 0
+
+
+async def test_a_newer_event_supersedes_an_update_still_waiting() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    updates = Updates(documents, outbox, clock)
+    await customer(documents, "c-1")
+    assert await updates.follow_order("c-1", "123456")
+    first = OrderEvent("evt-1", "123456", "shipped", None, NOW)
+    second = OrderEvent("evt-2", "123456", "out for delivery", None, NOW + timedelta(minutes=1))
+    late = OrderEvent("evt-0", "123456", "being prepared", None, NOW - timedelta(minutes=1))
+    assert await updates.order_changed(first) == 1
+    assert await updates.order_changed(second) == 1
+    assert await updates.order_changed(late) == 0  # older than what the customer will hear
+    await sender_for(documents, outbox, channel, clock).send_due()
+    assert [a["text"].split(":")[1].strip() for _, a in channel.sent] == [
+        'it\'s now out for delivery. (Say "stop updates" to stop these.)'
+    ]
+
+
+async def test_the_daily_limit_holds_the_rest_until_tomorrow() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1", updates_sent={NOW.date().isoformat(): 2})
+    update = await order_update(outbox, "c-1")
+    await sender_for(documents, outbox, channel, clock, daily_limit=2).send_due()
+    held = await state_of(outbox, update)
+    assert channel.sent == [] and held.state == UpdateState.PENDING
+    assert held.not_before == datetime(2026, 11, 25, tzinfo=UTC)
+
+
+async def test_a_forgotten_customer_and_an_expired_update_are_dropped() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    sender = sender_for(documents, outbox, channel, clock)
+    nobody = await order_update(outbox, "c-gone")
+    await sender.send_due()
+    assert (await state_of(outbox, nobody)).notes == ["the customer is forgotten"]
+    await customer(documents, "c-1")
+    old = await order_update(outbox, "c-1")
+    clock.advance(timedelta(days=4))
+    await sender.send_due()
+    assert (await state_of(outbox, old)).notes == ["expired"]
+    assert channel.sent == []
+
+
+async def test_a_final_refusal_removes_the_channel_and_keeps_the_update_for_later() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    channel.failures = [ChannelRefused(404)]
+    await sender_for(documents, outbox, channel, clock).send_due()
+    context = await read_context(documents, "c-1")
+    assert context is not None and context.reach == {}
+    assert (await state_of(outbox, update)).state == UpdateState.PENDING
+
+
+async def test_many_writers_to_the_due_index_lose_nothing() -> None:
+    documents = MemoryDocumentStore()
+    outbox = Outbox(documents)
+    # Two instances (two outboxes over one store) add 400 updates at once.
+    other = Outbox(documents)
+    day = timedelta(days=1)
+    added = [Update(id=update_id(f"c-{n}", "e"), customer_id=f"c-{n}", topic=Topic.ORDER,
+                    subject="123456", event="e", created_at=NOW, not_before=NOW,
+                    expires_at=NOW + day) for n in range(400)]  # fmt: skip
+    await asyncio.gather(*((outbox if n % 2 else other).put(u) for n, u in enumerate(added)))
+    due, _ = await outbox.due(NOW, 1000)
+    assert sorted(due) == sorted(u.id for u in added)
+    assert await outbox.pending() == 400
