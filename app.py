@@ -343,9 +343,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     AnalyticsApi(parts.events, _secret(settings.ANALYTICS_API_KEY), clock).add_routes(app)
-    OrderEventsApi(
-        parts.updates, parts.documents, _secret(settings.ORDER_EVENTS_SIGNING_KEY), clock
-    ).add_routes(app)
+    OrderEventsApi(parts.updates, _secret(settings.ORDER_EVENTS_SIGNING_KEY), clock).add_routes(app)
     resources: list[Resource] = [
         adapter, *parts.resources, handoff_timer(parts.handoff),
         Periodic("update sender", UPDATE_SENDER_EVERY, parts.update_sender.tick,

@@ -13,7 +13,6 @@ cannot be replayed later; within that time an event id is accepted once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timedelta
 
@@ -23,9 +22,6 @@ from pydantic.alias_generators import to_camel
 from notifications.updates import OrderEvent
 
 FRESHNESS = timedelta(minutes=5)
-# Event ids are remembered longer than FRESHNESS: a repeat after that is refused as stale.
-SEEN_TTL = 24 * 3600
-SEEN_PREFIX = "order-events/"
 MAX_EVENT_BYTES = 16 * 1024
 
 
@@ -66,7 +62,3 @@ def parse(body: bytes) -> OrderEvent:
 
 def fresh(event: OrderEvent, now: datetime) -> bool:
     return abs(now - event.occurred_at) <= FRESHNESS
-
-
-def seen_key(event_id: str) -> str:
-    return SEEN_PREFIX + hashlib.sha256(event_id.encode()).hexdigest()[:40]

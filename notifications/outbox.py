@@ -22,13 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from customers.context import Topic
-from state.documents import DocumentStore, DocumentWrite, EtagConflict
+from state.documents import DocumentStore, DocumentWrite, EtagConflict, StoredDocument
 
 OUTBOX_PREFIX = "outbox/"
 DUE_PREFIX = "outbox/due/"
 # Ids are spread over this many index documents: each stays far below a document's size
 # limit (2 MB on Cosmos DB) up to hundreds of thousands of pending updates.
-SHARDS = 16
+SHARDS = 64
 # A delivered or dropped update is kept this long (an event replayed later finds it and
 # is not sent twice), then forgotten.
 DONE_TTL = 7 * 24 * 3600
@@ -167,6 +167,10 @@ class _DueShard:
         self._documents = documents
         self._lock = asyncio.Lock()
         self._waiting: list[tuple[dict[str, int | None], asyncio.Future[None]]] = []
+        # The document as this instance last wrote it: the next change is tried on it
+        # without reading it again (another instance's write in between makes it fail and
+        # the document is read afresh).
+        self._last: StoredDocument | None = None
 
     async def change(self, entries: dict[str, int | None]) -> None:
         """Sets each id's due time (None removes it)."""
@@ -195,7 +199,10 @@ class _DueShard:
 
     async def _write(self, batch: list[tuple[dict[str, int | None], asyncio.Future[None]]]):
         for _ in range(WRITE_ATTEMPTS):
-            stored = (await self._documents.read([self.key])).get(self.key)
+            stored, self._last = (
+                self._last or (await self._documents.read([self.key])).get(self.key),
+                None,
+            )
             due = dict(stored.data.get("due", {})) if stored else {}
             for entries, _ in batch:
                 for update, at in entries.items():
@@ -203,13 +210,13 @@ class _DueShard:
                         due.pop(update, None)
                     else:
                         due[update] = at
+            data = {"schemaVersion": 1, "due": due}
             write = DocumentWrite(
-                {"schemaVersion": 1, "due": due},
-                if_match=stored.etag if stored else None,
-                create_only=stored is None,
+                data, if_match=stored.etag if stored else None, create_only=stored is None
             )
             try:
-                await self._documents.write({self.key: write})
+                etags = await self._documents.write({self.key: write})
+                self._last = StoredDocument(data, etags[self.key])
                 return
             except EtagConflict:
                 await asyncio.sleep(random.uniform(0.005, 0.05))

@@ -26,7 +26,7 @@ from channels import replies
 from channels.reference import ChannelRefused, ConversationRef
 from channels.render import render
 from customers.context import CustomerContext, Notified, Topic
-from customers.stored import change_context, read_context
+from customers.stored import change_context, context_of, read_contexts
 from notifications.outbox import Outbox, Update, UpdateState
 from notifications.quiet_hours import QuietHours
 from notifications.reach import Destination, destinations
@@ -36,7 +36,7 @@ from services.scheduling import (
     SchedulingService,
     SchedulingUnavailable,
 )
-from state.documents import DocumentStore, EtagConflict, StorageError
+from state.documents import DocumentStore, EtagConflict, StorageError, StoredDocument
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +112,13 @@ class UpdateSender:
         found = await self._outbox.read(ids)
         for gone in set(ids) - set(found):  # forgotten (its time to live ran out)
             await self._outbox.unlist(gone)
-        await asyncio.gather(*(self._handle(update, etag) for update, etag in found.values()))
+        # Every customer of the batch in one read (read again if one changes meanwhile).
+        contexts = await read_contexts(self._documents, {u.customer_id for u, _ in found.values()})
+        await asyncio.gather(*(self._handle(update, etag, contexts.get(update.customer_id))
+                               for update, etag in found.values()))  # fmt: skip
         return len(ids)
 
-    async def _handle(self, update: Update, etag: str) -> None:
+    async def _handle(self, update: Update, etag: str, customer: StoredDocument | None) -> None:
         async with self._sending:
             now = self._clock()
             if update.state != UpdateState.PENDING:
@@ -133,7 +136,7 @@ class UpdateSender:
                 return  # another instance took it first
             try:
                 async with asyncio.timeout(DELIVERY_DEADLINE):
-                    await self._deliver(update, now)
+                    await self._deliver(update, now, customer)
             except (StorageError, SchedulingUnavailable, TimeoutError, ConnectionError) as error:
                 self._retry(update, now, type(error).__name__)
             update.lease_owner = update.lease_until = None
@@ -147,13 +150,15 @@ class UpdateSender:
             if update.state != UpdateState.PENDING:
                 log.info("update %s: %s (%s)", update.id, update.state.value, update.notes[-1])
 
-    async def _deliver(self, update: Update, now: datetime) -> None:
+    async def _deliver(
+        self, update: Update, now: datetime, customer: StoredDocument | None
+    ) -> None:
         """Sends the update, or decides why not and until when (it changes `update`)."""
         if now >= update.expires_at:
             return _drop(update, "expired")
-        context = await read_context(self._documents, update.customer_id)
-        if context is None:
+        if customer is None:
             return _drop(update, "the customer is forgotten")
+        context = context_of(customer)
         subscription = context.subscription(update.topic, update.subject)
         if subscription is None:
             return _drop(update, "unsubscribed")
@@ -174,6 +179,7 @@ class UpdateSender:
             try:
                 activity_id = await self._send(destination, reply, now)
             except ChannelRefused as refused:
+                customer = None  # read again for any change now
                 if refused.final:
                     update.note(f"{refused.status} from {destination.reference.channel_id}")
                     unreachable = _unreachable(destination.account)
@@ -183,7 +189,7 @@ class UpdateSender:
                     wait = min(timedelta(seconds=refused.retry_after), LONGEST_RETRY_AFTER)
                     return self._retry(update, now, "429", wait)
                 return self._retry(update, now, str(refused.status))
-            await self._delivered(update, destination, activity_id, reply, now)
+            await self._delivered(update, destination, activity_id, reply, now, customer)
             return None
         return _hold(update, now + RECHECK_CLOSED, "no channel may be written to now")
 
@@ -200,7 +206,7 @@ class UpdateSender:
 
     async def _delivered(
         self, update: Update, destination: Destination, activity_id: str, reply: replies.Reply,
-        now: datetime,
+        now: datetime, customer: StoredDocument | None,
     ) -> None:  # fmt: skip
         update.state, update.sent_at = UpdateState.SENT, now
         update.sent_on, update.activity_id = destination.reference.channel_id, activity_id
@@ -214,7 +220,7 @@ class UpdateSender:
             context.notified = notified
 
         try:
-            await change_context(self._documents, update.customer_id, sent)
+            await change_context(self._documents, update.customer_id, sent, customer)
         except StorageError as error:  # delivered: never sent again for a count
             log.warning("update %s sent, but not counted: %s", update.id, error)
 

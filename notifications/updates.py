@@ -10,6 +10,7 @@ list when the next event finds them unsubscribed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,10 @@ from state.documents import DocumentStore, DocumentWrite, EtagConflict, append_t
 log = logging.getLogger(__name__)
 
 FOLLOWERS_PREFIX = "updates/orders/"
+# Event ids are remembered longer than an event stays fresh (order_events.FRESHNESS): a
+# repeat after that is refused as stale.
+SEEN_TTL = 24 * 3600
+SEEN_PREFIX = "order-events/"
 # More customers than this following one order is not a household: the rest are refused.
 MAX_FOLLOWERS = 100
 WRITE_ATTEMPTS = 8
@@ -50,6 +55,10 @@ def followers_key(order_number: str) -> str:
     return f"{FOLLOWERS_PREFIX}{order_number}"
 
 
+def seen_key(event_id: str) -> str:
+    return SEEN_PREFIX + hashlib.sha256(event_id.encode()).hexdigest()[:40]
+
+
 class Updates:
     def __init__(
         self, documents: DocumentStore, outbox: Outbox, clock: Callable[[], datetime]
@@ -69,11 +78,14 @@ class Updates:
             attempts=WRITE_ATTEMPTS, limit=MAX_FOLLOWERS,
         )  # fmt: skip
 
-    async def order_changed(self, event: OrderEvent) -> int:
-        """Puts an update in the outbox for each customer following the order; how many."""
-        key = followers_key(event.order_number)
-        stored = (await self._documents.read([key])).get(key)
-        followers = list(stored.data.get("customers", [])) if stored else []
+    async def order_changed(self, event: OrderEvent) -> int | None:
+        """Puts an update in the outbox for each customer following the order; how many.
+        None: the event was accepted before (it is accepted once)."""
+        key, seen = followers_key(event.order_number), seen_key(event.event_id)
+        found = await self._documents.read([key, seen])
+        if seen in found:
+            return None
+        followers = list(found[key].data.get("customers", [])) if key in found else []
         limit = asyncio.Semaphore(FAN_OUT)
 
         async def one(customer_id: str) -> bool | None:
@@ -85,6 +97,14 @@ class Updates:
                 if told is None]  # fmt: skip
         if gone:
             await self._unfollow(key, gone)
+        # Recorded once every update is in the outbox: an event sent again after a failure
+        # puts in only the updates missing (their ids come from the event's).
+        record = {"orderNumber": event.order_number, "at": self._clock().isoformat()}
+        try:
+            await self._documents.write({seen: DocumentWrite(record, create_only=True,
+                                                             ttl=SEEN_TTL)})  # fmt: skip
+        except EtagConflict:  # the same event, accepted meanwhile through another request
+            return None
         return sum(1 for told in outcomes if told)
 
     async def _tell(self, customer_id: str, event: OrderEvent) -> bool | None:

@@ -17,15 +17,13 @@ from aiohttp import web
 
 from notifications.order_events import (
     MAX_EVENT_BYTES,
-    SEEN_TTL,
     BadEvent,
     fresh,
     parse,
-    seen_key,
 )
 from notifications.updates import Updates
 from services.signatures import SIGNATURE_HEADER, signed_by
-from state.documents import DocumentStore, DocumentWrite, EtagConflict, StorageError
+from state.documents import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +34,10 @@ class OrderEventsApi:
     def __init__(
         self,
         updates: Updates,
-        documents: DocumentStore,
         signing_key: str | None,
         clock: Callable[[], datetime],
     ) -> None:
         self._updates = updates
-        self._documents = documents
         self._key = signing_key
         self._clock = clock
 
@@ -66,22 +62,13 @@ class OrderEventsApi:
             return _answer(400, error=str(error))
         if not fresh(event, self._clock()):
             return _answer(401, error="occurredAt is more than 5 minutes from now")
-        key = seen_key(event.event_id)
         try:
-            if key in await self._documents.read([key]):
-                return _answer(200, status="alreadyAccepted")
             told = await self._updates.order_changed(event)
-            # Recorded once every update is in the outbox: an event retried after a
-            # failure puts in only the updates missing (their ids come from the event).
-            record = {"orderNumber": event.order_number, "at": self._clock().isoformat()}
-            await self._documents.write(
-                {key: DocumentWrite(record, create_only=True, ttl=SEEN_TTL)}
-            )
-        except EtagConflict:  # the same event, accepted meanwhile by another request
-            return _answer(200, status="alreadyAccepted")
         except StorageError as error:
             log.warning("order event %s not accepted: %s", event.event_id, error)
             return _answer(503, error="the event could not be stored; send it again")
+        if told is None:
+            return _answer(200, status="alreadyAccepted")
         log.info("order event %s: %d update(s) queued", event.event_id, told)
         return _answer(202, status="accepted")
 
