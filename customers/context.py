@@ -76,16 +76,6 @@ class Subscription(_Model):
     subject: str  # the order number, or the appointment's reference
     since: datetime
     channel: str  # where the customer asked for it
-    # The newest event about the subject: an older update still waiting is not sent.
-    latest_event: str | None = None
-    latest_event_at: datetime | None = None
-
-    def newer(self, event: str, at: datetime) -> bool:
-        """Records `event` as the latest unless a later one is known; whether it was."""
-        if self.latest_event_at is not None and at < self.latest_event_at:
-            return False
-        self.latest_event, self.latest_event_at = event, at
-        return True
 
 
 class Notified(_Model):

@@ -30,6 +30,7 @@ from customers.stored import change_context, context_of, read_contexts
 from notifications.outbox import Outbox, Update, UpdateState
 from notifications.quiet_hours import QuietHours
 from notifications.reach import Destination, destinations
+from notifications.updates import followers_key, unfollow
 from services.scheduling import (
     AppointmentNotFound,
     AppointmentStatus,
@@ -112,13 +113,23 @@ class UpdateSender:
         found = await self._outbox.read(ids)
         for gone in set(ids) - set(found):  # forgotten (its time to live ran out)
             await self._outbox.unlist(gone)
-        # Every customer of the batch in one read (read again if one changes meanwhile).
-        contexts = await read_contexts(self._documents, {u.customer_id for u, _ in found.values()})
-        await asyncio.gather(*(self._handle(update, etag, contexts.get(update.customer_id))
-                               for update, etag in found.values()))  # fmt: skip
+        # Every customer and order of the batch in one read each (read again if one
+        # changes meanwhile).
+        updates = [update for update, _ in found.values()]
+        contexts = await read_contexts(self._documents, {u.customer_id for u in updates})
+        orders = {followers_key(u.subject) for u in updates if u.topic == Topic.ORDER}
+        latest = {key: stored.data.get("latestEvent")
+                  for key, stored in (await self._documents.read(orders)).items()}  # fmt: skip
+        await asyncio.gather(*(
+            self._handle(update, etag, contexts.get(update.customer_id),
+                         latest.get(followers_key(update.subject)))
+            for update, etag in found.values()
+        ))  # fmt: skip
         return len(ids)
 
-    async def _handle(self, update: Update, etag: str, customer: StoredDocument | None) -> None:
+    async def _handle(
+        self, update: Update, etag: str, customer: StoredDocument | None, latest: str | None
+    ) -> None:
         async with self._sending:
             now = self._clock()
             if update.state != UpdateState.PENDING:
@@ -136,7 +147,7 @@ class UpdateSender:
                 return  # another instance took it first
             try:
                 async with asyncio.timeout(DELIVERY_DEADLINE):
-                    await self._deliver(update, now, customer)
+                    await self._deliver(update, now, customer, latest)
             except (StorageError, SchedulingUnavailable, TimeoutError, ConnectionError) as error:
                 self._retry(update, now, type(error).__name__)
             update.lease_owner = update.lease_until = None
@@ -151,7 +162,7 @@ class UpdateSender:
                 log.info("update %s: %s (%s)", update.id, update.state.value, update.notes[-1])
 
     async def _deliver(
-        self, update: Update, now: datetime, customer: StoredDocument | None
+        self, update: Update, now: datetime, customer: StoredDocument | None, latest: str | None
     ) -> None:
         """Sends the update, or decides why not and until when (it changes `update`)."""
         if now >= update.expires_at:
@@ -159,10 +170,11 @@ class UpdateSender:
         if customer is None:
             return _drop(update, "the customer is forgotten")
         context = context_of(customer)
-        subscription = context.subscription(update.topic, update.subject)
-        if subscription is None:
+        if context.subscription(update.topic, update.subject) is None:
+            if update.topic == Topic.ORDER:
+                await unfollow(self._documents, update.subject, update.customer_id)
             return _drop(update, "unsubscribed")
-        if update.topic == Topic.ORDER and subscription.latest_event not in (None, update.event):
+        if update.topic == Topic.ORDER and latest not in (None, update.event):
             return _drop(update, "superseded by a newer update")
         if update.topic == Topic.APPOINTMENT and not await self._still_booked(update):
             return _drop(update, "the appointment was moved or cancelled")

@@ -3,8 +3,9 @@ when an order changes or an appointment comes near.
 
 The customer's own context says what they subscribed to (changed in their turn); the
 document `updates/orders/<order number>` lists the customers following an order, so an
-event finds them without a query. A customer who stopped following is taken off that
-list when the next event finds them unsubscribed.
+event finds them without a query, and names the order's latest event, so an update
+still waiting for an older one is not sent. A customer who stopped following is taken
+off that list when the sender finds them unsubscribed.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from customers.context import CustomerContext, Topic
-from customers.stored import change_context
+from customers.context import Topic
 from notifications.outbox import Outbox, Update, update_id
-from state.documents import DocumentStore, DocumentWrite, EtagConflict, append_to_list
+from state.documents import (
+    DocumentStore,
+    DocumentWrite,
+    EtagConflict,
+    StoredDocument,
+    append_to_list,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +91,17 @@ class Updates:
         found = await self._documents.read([key, seen])
         if seen in found:
             return None
-        followers = list(found[key].data.get("customers", [])) if key in found else []
+        followers = await self._record_latest(key, found.get(key), event)
         limit = asyncio.Semaphore(FAN_OUT)
 
-        async def one(customer_id: str) -> bool | None:
+        async def tell(customer_id: str) -> None:
             async with limit:
-                return await self._tell(customer_id, event)
+                await self._outbox.put(self._update(customer_id, event))
 
-        outcomes = await asyncio.gather(*(one(customer) for customer in followers))
-        gone = [customer for customer, told in zip(followers, outcomes, strict=True)
-                if told is None]  # fmt: skip
-        if gone:
-            await self._unfollow(key, gone)
+        if len(followers) == 1:  # the common case: no task for one
+            await self._outbox.put(self._update(followers[0], event))
+        else:
+            await asyncio.gather(*(tell(customer) for customer in followers))
         # Recorded once every update is in the outbox: an event sent again after a failure
         # puts in only the updates missing (their ids come from the event's).
         record = {"orderNumber": event.order_number, "at": self._clock().isoformat()}
@@ -105,23 +110,32 @@ class Updates:
                                                              ttl=SEEN_TTL)})  # fmt: skip
         except EtagConflict:  # the same event, accepted meanwhile through another request
             return None
-        return sum(1 for told in outcomes if told)
+        return len(followers)
 
-    async def _tell(self, customer_id: str, event: OrderEvent) -> bool | None:
-        """True: an update is in the outbox; False: this event is older than one already
-        known; None: the customer no longer follows the order."""
+    async def _record_latest(
+        self, key: str, stored: StoredDocument | None, event: OrderEvent
+    ) -> list[str]:
+        """Notes the event as the order's latest (an update still waiting for an older one
+        is then not sent) and returns who follows the order; nobody when a later event is
+        already known."""
+        for _ in range(WRITE_ATTEMPTS):
+            if stored is None:
+                return []
+            latest = stored.data.get("latestEventAt")
+            if latest and event.occurred_at < datetime.fromisoformat(latest):
+                return []
+            data = {**stored.data, "latestEvent": event.event_id,
+                    "latestEventAt": event.occurred_at.isoformat()}  # fmt: skip
+            try:
+                await self._documents.write({key: DocumentWrite(data, if_match=stored.etag)})
+                return list(data.get("customers", []))
+            except EtagConflict:
+                stored = (await self._documents.read([key])).get(key)
+        raise EtagConflict(key)
 
-        def latest(context: CustomerContext) -> bool | None:
-            subscription = context.subscription(Topic.ORDER, event.order_number)
-            if subscription is None:
-                return None
-            return subscription.newer(event.event_id, event.occurred_at)
-
-        newest = await change_context(self._documents, customer_id, latest)
-        if not newest:
-            return newest
+    def _update(self, customer_id: str, event: OrderEvent) -> Update:
         now = self._clock()
-        update = Update(
+        return Update(
             id=update_id(customer_id, f"order:{event.event_id}"),
             customer_id=customer_id,
             topic=Topic.ORDER,
@@ -132,21 +146,6 @@ class Updates:
             not_before=now,
             expires_at=now + ORDER_UPDATE_LIFETIME,
         )
-        await self._outbox.put(update)
-        return True
-
-    async def _unfollow(self, key: str, customers: list[str]) -> None:
-        for _ in range(WRITE_ATTEMPTS):
-            stored = (await self._documents.read([key])).get(key)
-            if stored is None:
-                return
-            kept = [c for c in stored.data.get("customers", []) if c not in customers]
-            write = DocumentWrite({**stored.data, "customers": kept}, if_match=stored.etag)
-            try:
-                await self._documents.write({key: write})
-                return
-            except EtagConflict:
-                continue
 
     async def remind(
         self, customer_id: str, reference: str, start: datetime, what: str, where: str
@@ -171,3 +170,19 @@ class Updates:
             )
         )
         return True
+
+
+async def unfollow(documents: DocumentStore, order_number: str, customer_id: str) -> None:
+    """Takes a customer who stopped following the order off its list."""
+    key = followers_key(order_number)
+    for _ in range(WRITE_ATTEMPTS):
+        stored = (await documents.read([key])).get(key)
+        if stored is None or customer_id not in stored.data.get("customers", []):
+            return
+        kept = [c for c in stored.data["customers"] if c != customer_id]
+        write = DocumentWrite({**stored.data, "customers": kept}, if_match=stored.etag)
+        try:
+            await documents.write({key: write})
+            return
+        except EtagConflict:
+            continue
