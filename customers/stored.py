@@ -42,16 +42,18 @@ async def change_context(
     customer_id: str,
     change: Callable[[CustomerContext], T],
     read: StoredDocument | None = None,
+    parsed: CustomerContext | None = None,
 ) -> T | None:
     """Applies `change` to the stored context and returns what it returned; None when the
     customer has no context (never spoken to the bot, or forgotten). `read`: the document
-    as just read, tried first without reading it again."""
+    as just read, tried first without reading it again (`parsed`: its context, unchanged)."""
     key = customer_key(customer_id)
     for _ in range(WRITE_ATTEMPTS):
-        stored, read = read or (await documents.read([key])).get(key), None
+        known = parsed if read is not None else None
+        stored, read, parsed = read or (await documents.read([key])).get(key), None, None
         if stored is None or CONTEXT_PROPERTY not in stored.data:
             return None
-        context = CustomerContext.from_json(stored.data[CONTEXT_PROPERTY])
+        context = known or CustomerContext.from_json(stored.data[CONTEXT_PROPERTY])
         result = change(context)
         data = {**stored.data, CONTEXT_PROPERTY: context.to_json()}
         try:

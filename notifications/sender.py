@@ -120,11 +120,14 @@ class UpdateSender:
         orders = {followers_key(u.subject) for u in updates if u.topic == Topic.ORDER}
         latest = {key: stored.data.get("latestEvent")
                   for key, stored in (await self._documents.read(orders)).items()}  # fmt: skip
-        await asyncio.gather(*(
-            self._handle(update, etag, contexts.get(update.customer_id),
-                         latest.get(followers_key(update.subject)))
-            for update, etag in found.values()
-        ))  # fmt: skip
+        work = iter(found.values())
+
+        async def worker() -> None:  # a few workers share the batch: not a task an update
+            for update, etag in work:
+                await self._handle(update, etag, contexts.get(update.customer_id),
+                                   latest.get(followers_key(update.subject)))  # fmt: skip
+
+        await asyncio.gather(*(worker() for _ in range(min(CONCURRENCY, len(found)))))
         return len(ids)
 
     async def _handle(
@@ -201,7 +204,8 @@ class UpdateSender:
                     wait = min(timedelta(seconds=refused.retry_after), LONGEST_RETRY_AFTER)
                     return self._retry(update, now, "429", wait)
                 return self._retry(update, now, str(refused.status))
-            await self._delivered(update, destination, activity_id, reply, now, customer)
+            known = (customer, context) if customer is not None else None
+            await self._delivered(update, destination, activity_id, reply, now, known)
             return None
         return _hold(update, now + RECHECK_CLOSED, "no channel may be written to now")
 
@@ -218,7 +222,7 @@ class UpdateSender:
 
     async def _delivered(
         self, update: Update, destination: Destination, activity_id: str, reply: replies.Reply,
-        now: datetime, customer: StoredDocument | None,
+        now: datetime, known: tuple[StoredDocument, CustomerContext] | None,
     ) -> None:  # fmt: skip
         update.state, update.sent_at = UpdateState.SENT, now
         update.sent_on, update.activity_id = destination.reference.channel_id, activity_id
@@ -232,7 +236,8 @@ class UpdateSender:
             context.notified = notified
 
         try:
-            await change_context(self._documents, update.customer_id, sent, customer)
+            read, parsed = known or (None, None)
+            await change_context(self._documents, update.customer_id, sent, read, parsed)
         except StorageError as error:  # delivered: never sent again for a count
             log.warning("update %s sent, but not counted: %s", update.id, error)
 
