@@ -63,14 +63,16 @@ class Connector:
     def __init__(self, expected: int) -> None:
         self.url = ""
         self.delivered = 0
+        self.customers: set[str] = set()
         self.first: float | None = None
         self.done = asyncio.Event()
         self._expected = expected
 
     async def receive(self, request: web.Request) -> web.Response:
         await request.read()
-        self.delivered += 1
-        if self.delivered >= self._expected:
+        self.delivered += 1  # a second update to one customer would count here
+        self.customers.add(request.match_info["conversation"])
+        if len(self.customers) >= self._expected:
             self.done.set()
         return web.json_response({"id": str(self.delivered)})
 

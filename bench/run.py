@@ -7,7 +7,9 @@ with its settings in the environment. C users each go through the conversation
 HTTP; every answer is checked. For each bot and storage it reports turns/s, p50
 and p99 turn latency, errors, and the bot process's CPU seconds per turn, then
 the ratios ours / samples'; then the hand-off relay (bench/handoff.py) with as many
-live customer-agent pairs as users. Results: bench/results.json and bench/results.png.
+live customer-agent pairs as users; then updates fanned out through the outbox to
+10,000 customers (bench/fan_out.py) on memory and SQLite. Results: bench/results.json
+and bench/results.png.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tempfile import TemporaryDirectory
 import aiohttp
 from aiohttp import web
 
+from bench.fan_out import measure_fan_out
 from bench.handoff import measure_relay
 from bench.processes import ROOT, cpu_seconds, serve, start_bot, stop_bot, wait_until_up
 from tools.local_peers import KEY, CosmosServer
@@ -144,8 +147,9 @@ async def measure(bot: str, storage: str, env: dict[str, str], users: int, secon
 
 
 async def run(
-    users: int, seconds: float, storages: list[str], latencies: list[float], keep_alive: bool
-) -> dict:
+    users: int, seconds: float, storages: list[str], latencies: list[float], keep_alive: bool,
+    customers: int = 10_000,
+) -> dict:  # fmt: skip
     connector = Connector()
     connector_app = web.Application()
     connector_app.router.add_post("/v3/conversations/{conversation}/activities", connector.receive)
@@ -210,6 +214,8 @@ async def run(
         ratios["events on / off, memory"] = round(with_events / without, 3)
         print(f"analytics events on / off, memory: {with_events} / {without} turns/s")
     relay = await measure_relay(users, seconds)
+    fan_out = [await measure_fan_out(storage, customers)
+               for storage in ("memory", "sqlite") if storage in storages]  # fmt: skip
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
@@ -221,6 +227,7 @@ async def run(
         "results": [asdict(r) for r in results],
         "ratios_turns_per_second": ratios,
         "handoff_relay": asdict(relay),
+        "updates_fan_out": [asdict(result) for result in fan_out],
     }
 
 
@@ -259,6 +266,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--storages", default="memory,sqlite,cosmos")
+    parser.add_argument("--customers", type=int, default=10_000,
+                        help="customers the fan-out of updates reaches")  # fmt: skip
     parser.add_argument(
         "--cosmos-latency-ms", default="0,5",
         help="comma-separated: Cosmos DB runs, each with this round trip added to every request",
@@ -273,7 +282,7 @@ def main() -> None:
     latencies = [float(ms) for ms in arguments.cosmos_latency_ms.split(",")] if keep_alive else [0]
     report = asyncio.run(
         run(arguments.users, arguments.seconds, arguments.storages.split(","), latencies,
-            keep_alive)
+            keep_alive, arguments.customers)
     )  # fmt: skip
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     chart(report)

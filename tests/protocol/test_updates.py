@@ -407,3 +407,12 @@ async def test_after_the_app_is_removed_in_teams_nothing_is_sent_there() -> None
         await customer.send(type="installationUpdate", action="add")  # installed again
         clock.advance(timedelta(minutes=5))
         assert len(await sent_now(parts, teams, customer, 1)) == 1
+
+
+async def test_make_bench_fan_out_delivers_every_update_once() -> None:
+    """The fan-out scenario of `make bench`, small: the bot as its own process, a signed
+    event for each customer's order, every update delivered."""
+    from bench.fan_out import measure_fan_out
+
+    result = await measure_fan_out("memory", customers=200)
+    assert result.delivered == 200 and result.updates_per_second > 0
