@@ -107,6 +107,10 @@ class Outbox:
         try:
             await self._documents.write({update_key(update.id): write})
         except EtagConflict:
+            # Put before: listed again in case that put stopped before listing it.
+            stored = (await self.read([update.id])).get(update.id)
+            if stored is not None and stored[0].state == UpdateState.PENDING:
+                await self.listed(stored[0])
             return False
         await self._shards[_shard_of(update.id)].change({update.id: _seconds(update.not_before)})
         self.added.set()

@@ -153,6 +153,9 @@ class UpdateSender:
                     await self._deliver(update, now, customer, latest)
             except (StorageError, SchedulingUnavailable, TimeoutError, ConnectionError) as error:
                 self._retry(update, now, type(error).__name__)
+            except Exception:  # a defect: logged, and the update tried again later
+                log.exception("update %s: unexpected error while sending", update.id)
+                self._retry(update, now, "unexpected error")
             update.lease_owner = update.lease_until = None
             try:
                 await self._outbox.save(update, etag)
@@ -171,6 +174,8 @@ class UpdateSender:
         if now >= update.expires_at:
             return _drop(update, "expired")
         if customer is None:
+            if update.topic == Topic.ORDER:
+                await unfollow(self._documents, update.subject, update.customer_id)
             return _drop(update, "the customer is forgotten")
         context = context_of(customer)
         if context.subscription(update.topic, update.subject) is None:

@@ -15,12 +15,12 @@ from customers.context import CustomerContext, Topic
 from customers.identity import CONTEXT_PROPERTY, customer_key
 from customers.stored import read_context
 from notifications.order_events import BadEvent, fresh, parse
-from notifications.outbox import Outbox, Update, UpdateState, update_id
+from notifications.outbox import DUE_PREFIX, Outbox, Update, UpdateState, update_id
 from notifications.quiet_hours import QuietHours
 from notifications.reach import destinations
 from notifications.sender import MAX_ATTEMPTS, UpdateSender
 from notifications.updates import OrderEvent, Updates
-from state.documents import DocumentWrite
+from state.documents import DocumentWrite, StorageUnavailable
 from state.memory_store import MemoryDocumentStore
 from tests.conftest import NOW, MovableClock
 
@@ -280,3 +280,33 @@ async def test_many_writers_to_the_due_index_lose_nothing() -> None:
     due, _ = await outbox.due(NOW, 1000)
     assert sorted(due) == sorted(u.id for u in added)
     assert await outbox.pending() == 400
+
+
+class IndexDownOnce:
+    """The store, but the first write to the due index fails."""
+
+    def __init__(self, documents: MemoryDocumentStore) -> None:
+        self.documents = documents
+        self.failed = False
+
+    async def read(self, keys):  # type: ignore[no-untyped-def]
+        return await self.documents.read(keys)
+
+    async def write(self, writes):  # type: ignore[no-untyped-def]
+        if not self.failed and any(key.startswith(DUE_PREFIX) for key in writes):
+            self.failed = True
+            raise StorageUnavailable("the store did not answer")
+        return await self.documents.write(writes)
+
+
+async def test_an_update_whose_listing_failed_is_listed_when_the_event_comes_again() -> None:
+    documents = MemoryDocumentStore()
+    outbox = Outbox(IndexDownOnce(documents))  # type: ignore[arg-type]
+    update = Update(id=update_id("c-1", "e"), customer_id="c-1", topic=Topic.ORDER,
+                    subject="123456", event="e", created_at=NOW, not_before=NOW,
+                    expires_at=NOW + timedelta(days=1))  # fmt: skip
+    with pytest.raises(StorageUnavailable):
+        await outbox.put(update)  # the event is answered 503: the order system sends it again
+    assert await outbox.pending() == 0
+    assert not await outbox.put(update)  # already stored: not stored twice...
+    assert await outbox.due(NOW, 10) == ([update.id], None)  # ...and now listed
