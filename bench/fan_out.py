@@ -200,9 +200,9 @@ async def measure_fan_out(
     print(
         f"updates fanned out to {customers} customers, {storage}: {result.updates_per_second:.0f} "
         f"delivered/s ({result.events_per_second:.0f} events accepted/s), "
-        f"cpu {result.cpu_ms_per_update:.2f} ms/update, outbox "
-        f"{pending_bytes / 1e6:.1f} MB while pending, RSS {result.rss_mb_before:.0f} -> "
-        f"{result.rss_mb_after:.0f} MB",
+        f"cpu {result.cpu_ms_per_update:.2f} ms/update, "
+        + (f"outbox {pending_bytes / 1e6:.1f} MB while pending, " if pending_bytes else "")
+        + f"RSS {result.rss_mb_before:.0f} -> {result.rss_mb_after:.0f} MB",
         flush=True,
     )
     return result
