@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp import web
 
 from app import BOT_PARTS, create_app
-from bench.processes import cpu_seconds, serve
+from bench.processes import cpu_seconds, serve, wait_until_up
 from channels.reference import ConversationRef
 from config import load_settings
 from customers.context import CustomerContext, Topic
@@ -153,7 +153,8 @@ async def measure_fan_out(
         process.start()
         events_url = f"http://127.0.0.1:{port}/api/order-events"
         try:
-            await _wait_until_seeded(f"http://127.0.0.1:{port}/healthz", process)
+            # Seeding ten thousand customers takes a while before the bot serves.
+            await wait_until_up(f"http://127.0.0.1:{port}/healthz", process, seconds=120)
             pid = process.pid or 0
             rss_before = resident_mb(pid)
             cpu_before, started = cpu_seconds(pid), time.monotonic()
@@ -206,21 +207,6 @@ async def measure_fan_out(
         flush=True,
     )
     return result
-
-
-async def _wait_until_seeded(url: str, process: multiprocessing.Process) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(1200):
-            if not process.is_alive():
-                raise RuntimeError(f"the bot exited with {process.exitcode}")
-            try:
-                async with http.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the bot did not start")
 
 
 if __name__ == "__main__":

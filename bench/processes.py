@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -47,11 +48,13 @@ def start_bot(bot: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], s
     return process, f"http://127.0.0.1:{port}/api/messages"
 
 
-async def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+async def wait_until_up(
+    url: str, process: subprocess.Popen[bytes] | multiprocessing.Process, seconds: float = 30
+) -> None:
     async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise RuntimeError(f"the bot exited with {process.returncode}")
+        for _ in range(int(seconds * 10)):
+            if _exit_code(process) is not None:
+                raise RuntimeError(f"the bot exited with {_exit_code(process)}")
             try:
                 async with http.get(url) as response:
                     if response.status < 500:
@@ -60,6 +63,12 @@ async def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError("the bot did not start")
+
+
+def _exit_code(process: subprocess.Popen[bytes] | multiprocessing.Process) -> int | None:
+    if isinstance(process, subprocess.Popen):
+        return process.poll()
+    return None if process.is_alive() else process.exitcode
 
 
 def stop_bot(process: subprocess.Popen[bytes]) -> None:
