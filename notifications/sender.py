@@ -88,6 +88,7 @@ class UpdateSender:
         self._daily_limit = daily_limit
         self._owner = secrets.token_hex(8)
         self._next_scan: datetime | None = None
+        self._taken = 0  # updates this instance leased, ever
         self._sending = asyncio.Semaphore(CONCURRENCY)
 
     async def tick(self) -> None:
@@ -100,14 +101,15 @@ class UpdateSender:
         ):
             return
         self._outbox.added.clear()
-        while await self.send_due() == BATCH:
+        while await self.send_due() == BATCH:  # a full batch taken: there may be more
             pass
 
     async def send_due(self) -> int:
-        """Handles up to BATCH due updates; how many were looked at."""
+        """Handles up to BATCH due updates; how many this instance took (the others were
+        being sent by another instance, or are not due after all)."""
         now = self._clock()
         ids, next_at = await self._outbox.due(now, BATCH)
-        self._next_scan = min(filter(None, (next_at, now + SCAN_AT_LEAST_EVERY)))
+        self._next_scan = min([now + SCAN_AT_LEAST_EVERY, *([next_at] if next_at else [])])
         if not ids:
             return 0
         found = await self._outbox.read(ids)
@@ -127,8 +129,12 @@ class UpdateSender:
                 await self._handle(update, etag, contexts.get(update.customer_id),
                                    latest.get(followers_key(update.subject)))  # fmt: skip
 
+        taken = self._taken
         await asyncio.gather(*(worker() for _ in range(min(CONCURRENCY, len(found)))))
-        return len(ids)
+        # An update tried again soon (a retry in 5 s) is looked at then, not at the next scan.
+        waiting = [u.not_before for u in updates if u.state == UpdateState.PENDING]
+        self._next_scan = min([self._next_scan, *waiting])
+        return self._taken - taken
 
     async def _handle(
         self, update: Update, etag: str, customer: StoredDocument | None, latest: str | None
@@ -148,6 +154,7 @@ class UpdateSender:
                 etag = await self._outbox.save(update, etag)
             except EtagConflict:
                 return  # another instance took it first
+            self._taken += 1
             try:
                 async with asyncio.timeout(DELIVERY_DEADLINE):
                     await self._deliver(update, now, customer, latest)

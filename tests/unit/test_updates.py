@@ -310,3 +310,32 @@ async def test_an_update_whose_listing_failed_is_listed_when_the_event_comes_aga
     assert await outbox.pending() == 0
     assert not await outbox.put(update)  # already stored: not stored twice...
     assert await outbox.due(NOW, 10) == ([update.id], None)  # ...and now listed
+
+
+async def test_a_retry_goes_at_its_time_not_at_the_next_scan() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    sender = sender_for(documents, outbox, channel, clock)
+    await customer(documents, "c-1")
+    await order_update(outbox, "c-1")
+    channel.failures = [ConnectionError("the channel is unreachable")]
+    await sender.tick()
+    assert channel.sent == []
+    clock.advance(timedelta(seconds=7))  # the first retry is 4 to 6 s later
+    await sender.tick()
+    assert len(channel.sent) == 1
+
+
+async def test_updates_another_instance_is_sending_are_left_to_it() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    for n in range(3):
+        update = await order_update(outbox, "c-1", event=f"evt-{n}")
+        stored, etag = (await outbox.read([update.id]))[update.id]
+        stored.lease_owner, stored.lease_until = "other", NOW + timedelta(seconds=60)
+        await outbox.save(stored, etag)
+    sender = sender_for(documents, outbox, channel, clock)
+    assert await sender.send_due() == 0 and channel.sent == []
+    clock.advance(timedelta(seconds=61))  # the other instance stopped: its leases ran out
+    assert await sender.send_due() == 3
