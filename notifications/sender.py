@@ -57,6 +57,7 @@ BATCH = 500
 CONCURRENCY = 64
 # Other instances add updates too: the index is read at least this often.
 SCAN_AT_LEAST_EVERY = timedelta(seconds=30)
+SCAN_AFTER_FAILURE = timedelta(seconds=10)
 
 
 class Channels(Protocol):
@@ -101,8 +102,14 @@ class UpdateSender:
         ):
             return
         self._outbox.added.clear()
-        while await self.send_due() == BATCH:  # a full batch taken: there may be more
-            pass
+        try:
+            while await self.send_due() == BATCH:  # a full batch taken: there may be more
+                pass
+        except StorageError:
+            # The store is down: look again in a while, not on every tick, so a store that
+            # hangs is not also flooded.
+            self._next_scan = now + SCAN_AFTER_FAILURE
+            raise
 
     async def send_due(self) -> int:
         """Handles up to BATCH due updates; how many this instance took (the others were

@@ -42,6 +42,9 @@ REQUEST_TIMEOUT = 3  # seconds, one HTTP request
 THROTTLE_BUDGET = 3  # seconds, all waits on 429s of one operation together
 THROTTLE_RETRIES = 5
 OPERATION_TIMEOUT = 6.0  # seconds, one read or write including its retries
+# Point reads one read() makes at once: a read of many documents (the update sender's
+# index) would otherwise open as many connections, and keep them idle in the pool.
+READS_AT_ONCE = 8
 
 
 def cosmos_id(key: str) -> str:
@@ -139,7 +142,13 @@ class CosmosDocumentStore:
 
     async def read(self, keys: Iterable[str]) -> dict[str, StoredDocument]:
         keys = list(keys)
-        items = await asyncio.gather(*(self._read_item(key) for key in keys))
+        at_once = asyncio.Semaphore(READS_AT_ONCE)
+
+        async def read_one(key: str) -> dict[str, Any] | None:
+            async with at_once:
+                return await self._read_item(key)
+
+        items = await asyncio.gather(*(read_one(key) for key in keys))
         return {
             key: StoredDocument(item.get("document") or {}, item["_etag"])
             for key, item in zip(keys, items, strict=True)

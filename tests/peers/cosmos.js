@@ -10,6 +10,11 @@ const { createHttpsServer } = require('@vercel/cosmosdb-server');
 const port = Number(process.argv[2]);
 const latencyMs = Number(process.argv[3] || 0);
 const server = createHttpsServer({ keepAlive: true });
+// Node closes a connection idle for 5 s by default, while the bot's client (aiohttp) reuses
+// one for 15 s: a request sent as the server closes it fails ("connection reset"). Azure's
+// gateway keeps idle connections for minutes, longer than the client, so this does too.
+server.keepAliveTimeout = 120000;
+server.headersTimeout = 121000;
 if (latencyMs > 0) {
   const handlers = server.listeners('request');
   server.removeAllListeners('request');
