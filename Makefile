@@ -9,7 +9,7 @@ MAKEFLAGS += --jobs=4
 STEP   := tools/step.sh
 PIP    := -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test chat webchat playground lint format clean teams-package bench nlu-bench report
+.PHONY: run test chat webchat playground lint format clean teams-package bench nlu-bench language-bench report
 
 run: $(VENV)/.runtime
 	@$(BIN)/python app.py
@@ -44,6 +44,10 @@ playground: $(VENV)/.runtime $(PEERS)/node_modules/.installed
 # make bench ARGS="--users 20 --seconds 10" -> bench/results.json and bench/results.png
 bench: $(VENV)/.bench $(PEERS)/node_modules/.installed
 	$(BIN)/python -m bench.run $(ARGS)
+
+# Language detectors on the held-out messages in English, Spanish, German and French.
+language-bench: $(VENV)/.bench
+	@$(BIN)/python -m bench.language_id
 
 # The intent classifier on CLINC150 (../shared/data), beside the paper's published figures.
 nlu-bench: $(VENV)/.dev

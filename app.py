@@ -51,6 +51,7 @@ from handoff.teams_desk import TeamsDesk
 from handoff.timer import handoff_timer
 from nlu.clu import CluRecognizer
 from nlu.embedded import EmbeddedRecognizer
+from nlu.language import LanguageDetector
 from nlu.policy import Thresholds
 from nlu.recognizer import Recognizer
 from nlu.review import ReviewQueue
@@ -271,6 +272,7 @@ def build_bot(
         relay,
         privacy,
         FeedbackCollector(conversation_state, review, clock),
+        LanguageDetector(),
     )
     return BotParts(
         bot,

@@ -36,6 +36,7 @@ from dialogs.main_dialog import HANDOFF, RESUME
 from dialogs.reply_activity import OFFERED_CHOICES, PICKED_CHOICE, conversation_ref, send_reply
 from dialogs.turn_events import ANALYTICS_ID, record
 from handoff.cases import TRANSCRIPT_LENGTH, TRANSCRIPT_TEXT_LIMIT
+from nlu.language import LanguageDetector, choose
 from state.customer_context import CUSTOMER_ID, CustomerContextAccessor
 from state.documents import EtagConflict
 from state.turn_state import TurnState
@@ -46,6 +47,8 @@ ROSTER_LOOKUP_TIMEOUT = 3.0
 # Welcomes sent for one conversationUpdate, however many members it adds.
 MAX_WELCOMES = 10
 _IDENTITY_REPLY = "identityReply"
+# turn_state key: the language chosen for this turn ("en", "es", "de" or "fr").
+LANGUAGE = "language"
 _REMEMBERED_CUSTOMER = "customerRemembered"
 _LINK_REPLIES = {
     LinkOutcome.LINKED: replies.LINKED,
@@ -69,8 +72,11 @@ class CustomerServiceBot(ActivityHandler):
         handoff_relay: HandoffRelay | None = None,
         privacy: PrivacyPolicy | None = None,
         feedback: FeedbackCollector | None = None,
+        languages: LanguageDetector | None = None,
     ) -> None:
         self._feedback = feedback
+        # None: the language is chosen from what the customer asks, the past and the locale.
+        self._languages = languages
         self._allowed_teams_tenants = allowed_teams_tenants
         self._handoff_relay = handoff_relay
         self._privacy = privacy or PrivacyPolicy()
@@ -262,12 +268,13 @@ class CustomerServiceBot(ActivityHandler):
         turn_context.turn_state[OFFERED_BEFORE] = offered
         turn_context.turn_state[PICKED_CHOICE] = text.lower() in {c.lower() for c in offered}
         turn_context.activity.text = text
-        locale = turn_context.activity.locale
+        before = (await self._customer_contexts.get(turn_context)).preferences.language
+        choice = choose(text, turn_context.activity.locale, before, self._languages)
+        turn_context.turn_state[LANGUAGE] = choice.language
 
         def counted(context: CustomerContext) -> None:
             context.count_message()
-            if locale:
-                context.prefer_language(locale)
+            context.prefer_language(choice.language)
 
         await self._customer_contexts.update(turn_context, counted)
         await DialogExtensions.run_dialog(self._dialog, turn_context, self._dialog_state)

@@ -57,6 +57,8 @@ class TroubleshootingRecord(_Model):
 
 
 class Preferences(_Model):
+    # The language the bot speaks with the customer ("en", "es", "de", "fr"): chosen turn by
+    # turn (nlu/language.py), it follows the customer across channels.
     language: str | None = None
     preferred_channel: str | None = None
     # The IANA zone the customer's channel last gave (Web Chat and Teams do); quiet hours and

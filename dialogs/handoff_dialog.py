@@ -32,6 +32,7 @@ from dialogs.turn_events import ANALYTICS_ID, record
 from handoff.cases import TRANSCRIPT_TEXT_LIMIT, Reason, TranscriptLine
 from handoff.service import HandoffService, Queued, Unavailable, case_key
 from nlu.entities import find_email, find_phone
+from nlu.language import NAMES
 from services.orders import OrderService
 from services.scheduling import AppointmentStatus, SchedulingService
 from services.tickets import MAX_NOTE_CHARS, Ticket, TicketService, new_reference, ticket_key
@@ -193,7 +194,8 @@ class HandoffDialog(ComponentDialog):
         channel = turn_context.activity.channel_id
         facts = [("Channel", _CHANNEL_NAMES.get(channel, channel))]
         if context.preferences.language:
-            facts.append(("Language", context.preferences.language))
+            language = context.preferences.language
+            facts.append(("Language", NAMES.get(language, language)))
         if context.last_order_number:
             facts.append(("Last order", await self._order_fact(context.last_order_number)))
         if context.troubleshooting:

@@ -329,7 +329,7 @@ async def test_one_customer_on_two_channels_at_once_loses_nothing(settings: Sett
         accounts = {record["channel"] for record in context["channelAccounts"]}
         assert accounts == {"webchat", "msteams"}
         assert len(context["lastInboundAt"]) == 2
-        assert context["preferences"]["language"] == "en-US"
+        assert context["preferences"]["language"] == "en"
 
 
 async def test_unlink_undoes_the_link_for_this_channel_only(settings: Settings) -> None:
