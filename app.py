@@ -51,7 +51,9 @@ from handoff.teams_desk import TeamsDesk
 from handoff.timer import handoff_timer
 from nlu.clu import CluRecognizer
 from nlu.embedded import EmbeddedRecognizer
+from nlu.language import SUPPORTED as LANGUAGES
 from nlu.language import LanguageDetector
+from nlu.multilingual import MultilingualRecognizer
 from nlu.policy import Thresholds
 from nlu.recognizer import Recognizer
 from nlu.review import ReviewQueue
@@ -172,7 +174,7 @@ def build_bot(
         resources.append(scheduling)
 
     embedded = EmbeddedRecognizer.trained(cache_dir=settings.nlu_cache_dir)
-    recognizer: Recognizer = embedded
+    english: Recognizer = embedded
     if settings.NLU == "clu":
         clu = CluRecognizer(
             str(settings.CLU_ENDPOINT),
@@ -182,8 +184,14 @@ def build_bot(
             embedded,
             managed_identity_client_id=settings.AZURE_CLIENT_ID,
         )
-        recognizer = clu
+        english = clu
         resources.append(clu)
+    # English through CLU when it is on; the other languages through their own embedded one.
+    recognizer = MultilingualRecognizer({
+        language: english if language == "en"
+        else EmbeddedRecognizer.trained(language, cache_dir=settings.nlu_cache_dir)
+        for language in LANGUAGES
+    })  # fmt: skip
     privacy = PrivacyPolicy(settings.restricted_channels)
     events = StoredEventLog(documents, settings.ANALYTICS_RETENTION_DAYS, clock)
     resources.append(events)

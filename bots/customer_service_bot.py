@@ -33,7 +33,13 @@ from customers.link_codes import code_in_link_command, is_unlink_command
 from customers.privacy import PrivacyPolicy
 from dialogs.handoff_dialog import CASE, FOLLOW_UP, OFFERED_BEFORE, REASON, WHY_NO_PERSON
 from dialogs.main_dialog import HANDOFF, RESUME
-from dialogs.reply_activity import OFFERED_CHOICES, PICKED_CHOICE, conversation_ref, send_reply
+from dialogs.reply_activity import (
+    LANGUAGE,
+    OFFERED_CHOICES,
+    PICKED_CHOICE,
+    conversation_ref,
+    send_reply,
+)
 from dialogs.turn_events import ANALYTICS_ID, record
 from handoff.cases import TRANSCRIPT_LENGTH, TRANSCRIPT_TEXT_LIMIT
 from nlu.language import LanguageDetector, choose
@@ -47,8 +53,6 @@ ROSTER_LOOKUP_TIMEOUT = 3.0
 # Welcomes sent for one conversationUpdate, however many members it adds.
 MAX_WELCOMES = 10
 _IDENTITY_REPLY = "identityReply"
-# turn_state key: the language chosen for this turn ("en", "es", "de" or "fr").
-LANGUAGE = "language"
 _REMEMBERED_CUSTOMER = "customerRemembered"
 _LINK_REPLIES = {
     LinkOutcome.LINKED: replies.LINKED,

@@ -35,7 +35,13 @@ from dialogs.order_status_dialog import (
     SKIP_RECENT_ORDER,
     OrderStatusDialog,
 )
-from dialogs.reply_activity import PICKED_CHOICE, confirm_prompt, prompt_options, send_reply
+from dialogs.reply_activity import (
+    LANGUAGE,
+    PICKED_CHOICE,
+    confirm_prompt,
+    prompt_options,
+    send_reply,
+)
 from dialogs.troubleshooting_dialog import TroubleshootingDialog
 from dialogs.turn_events import ForgetEvents, forget_analytics, record
 from nlu.policy import Decision, Thresholds, decide
@@ -313,6 +319,7 @@ class MainDialog(ComponentDialog):
             text,
             now=customer_now(activity, self._clock),
             time_zone=activity.local_timezone or None,
+            language=turn_context.turn_state.get(LANGUAGE),
         )
 
     async def confirmed_step(self, step: WaterfallStepContext) -> DialogTurnResult:

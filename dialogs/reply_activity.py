@@ -14,6 +14,8 @@ from state.wire import from_json
 
 # turn_state key: the choices the last reply of this turn offered ("2" picks the second).
 OFFERED_CHOICES = "offeredChoices"
+# turn_state key: the language chosen for this turn ("en", "es", "de" or "fr").
+LANGUAGE = "language"
 # turn_state key: the message is one of the choices the bot's last reply offered, so it
 # answers that question ("Keep it" is not a request to cancel).
 PICKED_CHOICE = "pickedChoice"

@@ -92,7 +92,12 @@ class CluRecognizer:
             self._credential = None
 
     async def recognize(
-        self, text: str, *, now: datetime | None = None, time_zone: str | None = None
+        self,
+        text: str,
+        *,
+        now: datetime | None = None,
+        time_zone: str | None = None,
+        language: str | None = None,  # a CLU project answers in the languages it was given
     ) -> Recognition:
         text = (text or "").strip()
         if not text:

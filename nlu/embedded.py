@@ -68,7 +68,12 @@ class EmbeddedRecognizer:
         return self._classifier.rank(text)
 
     async def recognize(
-        self, text: str, *, now: datetime | None = None, time_zone: str | None = None
+        self,
+        text: str,
+        *,
+        now: datetime | None = None,
+        time_zone: str | None = None,
+        language: str | None = None,  # one recogniser a language: see nlu/multilingual.py
     ) -> Recognition:
         return self.recognize_now(text, now=now, time_zone=time_zone)
 

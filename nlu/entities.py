@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -78,14 +79,21 @@ def _local_iso(value: str, grain: str) -> str:
 
 
 def find_device(text: str, devices: Mapping[str, Sequence[str]]) -> str | None:
-    """The device category of the longest synonym in the text ("smart speaker" over "speaker")."""
-    lowered = f" {re.sub(r'[^a-z0-9-]+', ' ', text.lower())} "
+    """The device category of the longest synonym in the text ("smart speaker" over "speaker"),
+    accents or not ("móvil", "movil")."""
+    lowered = f" {re.sub(r'[^a-z0-9-]+', ' ', _plain(text.lower()))} "
     best: tuple[int, str] | None = None
     for category, words in devices.items():
         for word in words:
-            if f" {word} " in lowered and (best is None or len(word) > best[0]):
+            if f" {_plain(word)} " in lowered and (best is None or len(word) > best[0]):
                 best = (len(word), category)
     return best[1] if best else None
+
+
+def _plain(text: str) -> str:
+    """Without accents: "móvil" -> "movil", "télé" -> "tele", "ß" kept as it is."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def find_email(text: str) -> str | None:

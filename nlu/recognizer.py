@@ -74,7 +74,13 @@ class Recognition:
 
 class Recognizer(Protocol):
     async def recognize(
-        self, text: str, *, now: datetime | None = None, time_zone: str | None = None
+        self,
+        text: str,
+        *,
+        now: datetime | None = None,
+        time_zone: str | None = None,
+        language: str | None = None,
     ) -> Recognition:
-        """`now` and `time_zone` place relative dates ("tomorrow at 3pm") for the customer."""
+        """`now` and `time_zone` place relative dates ("tomorrow at 3pm") for the customer;
+        `language` is the one chosen for the turn (nlu/language.py)."""
         ...

@@ -21,7 +21,7 @@ _INSIDE = re.compile(rf"(?<![\w#+.,/:-]){_WRITTEN_NUMBER}(?![\w-]|[.,/:]\d)")
 _DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})|(\d{1,2})-(\d{1,2})-(\d{2}|\d{4})")
 _PHONE_SHAPE = re.compile(r"0\d[\d ]{8,12}|\d{3}[ -]\d{3}[ -]\d{4}")
 _PHONE_WORDS = re.compile(
-    r"(?:phone|call|tel|mobile|cell|whatsapp|text me|reach me|ring me)\W*(?:\w+\W+){0,2}$",
+    r"\b(?:phone|call|tel|mobile|cell|whatsapp|text me|reach me|ring me)\W*(?:\w+\W+){0,2}$",
     re.IGNORECASE,
 )
 # "+44 7700 900123", "(206) 555 0101": after a country or area code.

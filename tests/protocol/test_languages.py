@@ -4,7 +4,10 @@ the message catalogs; here the choice the bot keeps is what is checked.)"""
 
 from __future__ import annotations
 
-from tests.conftest import make_settings, serve_bot_parts, stored_customer
+import pytest
+
+from channels import replies
+from tests.conftest import make_settings, serve_bot_parts, stored_customer, texts
 from tests.protocol.test_one_customer import link_code
 from tools.local_channel import ChannelUser, LocalChannel
 
@@ -40,3 +43,24 @@ async def test_the_language_follows_locale_message_request_and_the_customer() ->
             parts.documents, "msteams", lena.id, lena.teams_object_id()
         )
     assert context["preferences"]["language"] == "de"  # followed her to Teams
+
+
+@pytest.mark.parametrize(
+    ("locale", "said", "english"),
+    [
+        ("es-ES", "quiero hablar con un agente", "I want to talk to a person"),
+        ("de-DE", "der fernseher hat keinen ton", "my tv has no sound"),
+        ("fr-FR", "je voudrais prendre un rendez-vous", "I'd like to book an appointment"),
+        ("es-MX", "quiero dejar de recibir avisos", "stop updates"),
+    ],
+)
+async def test_each_language_is_understood_as_english_is(
+    locale: str, said: str, english: str
+) -> None:
+    """The same request in Spanish, German or French starts the same task as in English
+    (the words of the replies come with the message catalogs)."""
+    async with serve_bot_parts(make_settings()) as (url, _), LocalChannel(url) as web:
+        answer = texts(await web.conversation().say(said, locale=locale))
+        expected = texts(await web.conversation().say(english, locale="en-US"))
+    assert answer == expected
+    assert answer != [replies.NOT_UNDERSTOOD.text]
