@@ -124,7 +124,9 @@ def extract(
     language: str = "en",
 ) -> Entities:
     when = None
-    if _MAY_HOLD_TIME.search(text):
+    # The quick look for a date is written for English; other languages always ask Duckling
+    # ("mañana por la tarde" has no digit), at about 1.6 ms a message.
+    if language != "en" or _MAY_HOLD_TIME.search(text):
         local_now = now.astimezone(ZoneInfo(time_zone))
         when = _Duckling.parse_time(text, local_now, time_zone, language)
     email = _EMAIL.search(text)

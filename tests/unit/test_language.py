@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from nlu.entities import extract
 from nlu.language import (
     MIN_WORDS,
     SUPPORTED,
@@ -92,3 +94,19 @@ def test_the_language_of_held_out_messages_of_three_words_or_more() -> None:
                 wrong.append((text, found))
     assert wrong == []
     assert right / total >= 0.97, (right, undecided, total)
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "when"),
+    [
+        ("es", "mañana por la tarde", "2026-11-25T12:00"),
+        ("es", "el viernes a las 3 de la tarde", "2026-11-27T15:00"),
+        ("de", "Freitag um 15 Uhr", "2026-11-27T15:00"),
+        ("de", "morgen nachmittag", "2026-11-25T12:00"),
+        ("fr", "vendredi à 15h", "2026-11-27T15:00"),
+        ("fr", "demain après-midi", "2026-11-25T12:00"),
+    ],
+)
+def test_when_in_each_language(language: str, said: str, when: str) -> None:
+    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    assert extract(said, {}, now=now, time_zone="Europe/Paris", language=language).when == when
