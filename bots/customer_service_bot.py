@@ -37,7 +37,9 @@ from dialogs.reply_activity import (
     LANGUAGE,
     OFFERED_CHOICES,
     PICKED_CHOICE,
+    SHOWN_CHOICES,
     conversation_ref,
+    picked_choice,
     send_reply,
 )
 from dialogs.turn_events import ANALYTICS_ID, record
@@ -92,6 +94,7 @@ class CustomerServiceBot(ActivityHandler):
         self._clock = clock
         self._dialog_state = conversation_state.create_property("DialogState")
         self._offered_choices = conversation_state.create_property("offeredChoices")
+        self._shown_choices = conversation_state.create_property("shownChoices")
         self._welcomed = conversation_state.create_property("welcomedMembers")
         # The last messages both ways, for the agent a customer is handed to.
         self.transcript = conversation_state.create_property("recentMessages")
@@ -154,6 +157,10 @@ class CustomerServiceBot(ActivityHandler):
 
             context = await self._customer_contexts.update(turn_context, seen)
             turn_context.turn_state[ANALYTICS_ID] = context.analytics_id
+            # The language to greet or answer in until a message says otherwise.
+            turn_context.turn_state[LANGUAGE] = choose(
+                "", turn_context.activity.locale, context.preferences.language, None
+            ).language
         if turn_context.activity.type == "message":
             await self._note_session(turn_context)
         keeping = turn_context.activity.type == "message" and not self._privacy.restricts(
@@ -169,6 +176,7 @@ class CustomerServiceBot(ActivityHandler):
             await self._keep_transcript(turn_context, said)
         if OFFERED_CHOICES in turn_context.turn_state:
             await self._offered_choices.set(turn_context, turn_context.turn_state[OFFERED_CHOICES])
+            await self._shown_choices.set(turn_context, turn_context.turn_state[SHOWN_CHOICES])
 
     async def _resolve_customer(
         self, turn_context: TurnContext, account: CustomerChannelAccount, *, from_storage: bool
@@ -249,6 +257,10 @@ class CustomerServiceBot(ActivityHandler):
             return
         text = utterance(turn_context.activity)
         offered = await self._offered_choices.get(turn_context, list)
+        shown = await self._shown_choices.get(turn_context, list)
+        before = (await self._customer_contexts.get(turn_context)).preferences.language
+        language = choose(text, turn_context.activity.locale, before, self._languages)
+        turn_context.turn_state[LANGUAGE] = language.language
         if self._handoff_relay is not None:
             relayed = await self._handoff_relay.message(turn_context, text)
             if isinstance(relayed, FollowUp):
@@ -263,6 +275,7 @@ class CustomerServiceBot(ActivityHandler):
         # the second choice the bot offered.
         if text.isdigit() and 1 <= int(text) <= len(offered):
             text = offered[int(text) - 1]
+        text = picked_choice(text, offered, shown)
         if self._feedback is not None and await self._feedback.message(turn_context, text):
             return
         if not text:
@@ -272,16 +285,27 @@ class CustomerServiceBot(ActivityHandler):
         turn_context.turn_state[OFFERED_BEFORE] = offered
         turn_context.turn_state[PICKED_CHOICE] = text.lower() in {c.lower() for c in offered}
         turn_context.activity.text = text
-        before = (await self._customer_contexts.get(turn_context)).preferences.language
-        choice = choose(text, turn_context.activity.locale, before, self._languages)
-        turn_context.turn_state[LANGUAGE] = choice.language
 
         def counted(context: CustomerContext) -> None:
             context.count_message()
-            context.prefer_language(choice.language)
+            context.prefer_language(language.language)
 
         await self._customer_contexts.update(turn_context, counted)
+        if language.source == "asked":
+            # "Can we speak Spanish?": said so in that language; a task under way goes on.
+            await self._switched_language(turn_context, language.language)
+            return
         await DialogExtensions.run_dialog(self._dialog, turn_context, self._dialog_state)
+
+    async def _switched_language(self, turn_context: TurnContext, language: str) -> None:
+        dialogs = DialogSet(self._dialog_state)
+        dialogs.add(self._dialog)
+        under_way = (await dialogs.create_context(turn_context)).active_dialog is not None
+        name = replies.LANGUAGE_NAMES[language]
+        await send_reply(
+            turn_context,
+            replies.language_continued(name) if under_way else replies.language_switched(name),
+        )
 
     async def _note_session(self, turn_context: TurnContext) -> None:
         """A message after SESSION_GAP of silence in this conversation starts a session."""

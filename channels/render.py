@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.replies import FEEDBACK_CHOICES, Card, Reply
+from channels.replies import FEEDBACK_CHOICES, Card, Reply, in_language
 
 Json = dict[str, Any]
 
@@ -38,16 +38,18 @@ def render(
     channel_id: str,
     conversation_type: str | None = None,
     now: datetime | None = None,
+    language: str | None = None,
 ) -> list[Json]:
-    """The message activities (as JSON) that show `reply` on this channel, in order."""
+    """The message activities (as JSON) that show `reply` on this channel, in order, in
+    `language` (English when None)."""
     if channel_id == "msteams":
-        reply = replace(reply, choices=reply.choices or reply.follow_ups)
+        reply = in_language(replace(reply, choices=reply.choices or reply.follow_ups), language)
         message = _teams(reply, personal=conversation_type in (None, "personal"))
         if reply.feedback:
             # Teams shows its own thumbs up and down; a click is a message/submitAction.
             message["channelData"] = {"feedbackLoopEnabled": True}
         return [message]
-    reply = replace(reply, choices=shown_choices(reply, channel_id))
+    reply = in_language(replace(reply, choices=shown_choices(reply, channel_id)), language)
     if channel_id in WEB_CHANNELS:
         return [_web(reply, now or datetime.now(UTC))]
     if channel_id == "facebook":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime, time
 
 from botbuilder.core import TurnContext
@@ -229,14 +228,15 @@ class BookingDialog(ComponentDialog):
         kind = AppointmentKind(booking["kind"])
         what, where = _what_and_where(catalogue, kind, booking["where"])
         facts = tuple(
-            (name, booking[key])
-            for name, key in (("Address", "address"), ("Phone", "phone"), ("Device", DEVICE))
-            if booking.get(key)
+            (name, booking[key]) for key, name in replies.BOOKING_FACTS.items() if booking.get(key)
         )
+        # The chosen time, written again in the turn's language (the label matched is English).
+        now = customer_now(step.context.activity, self._clock)
+        start = replies.describe_start(Slot.from_json(booking["slot"]).start, now)
         confirm = (
-            replies.confirm_move(what, chosen)
+            replies.confirm_move(what, start)
             if booking.get(RESCHEDULE)
-            else replies.confirm_booking(what, where, chosen, facts)
+            else replies.confirm_booking(what, where, start, facts)
         )
         return await step.prompt(_CONFIRM_PROMPT, prompt_options(step.context, confirm))
 
@@ -274,14 +274,14 @@ class BookingDialog(ComponentDialog):
         start = replies.describe_start(slot.start, now)
         done = replies.moved if booking.get(RESCHEDULE) else replies.booked
         event = CalendarEvent(
-            appointment.reference, f"{what.capitalize()} ({appointment.reference})",
+            appointment.reference, replies.calendar_title(what, appointment.reference),
             slot.start, slot.end, _location(catalogue, appointment),
         )  # fmt: skip
         # A move is the change-appointment task's answer; a booking is the booking's.
         task = "changeAppointment" if booking.get(RESCHEDULE) else "bookAppointment"
         answer = done(appointment.reference, what, where, start, event)
         if await self._remind(step, appointment, what, where, moved=bool(booking.get(RESCHEDULE))):
-            answer = replace(answer, text=f"{answer.text} {replies.REMINDER_NOTE}")
+            answer = replies.with_reminder_note(answer)
         await send_answer(step.context, task, answer)
         return await step.end_dialog()
 
@@ -421,5 +421,5 @@ def _location(catalogue: Catalogue, appointment: Appointment) -> str | None:
 def _what_and_where(catalogue: Catalogue, kind: AppointmentKind, where: str) -> tuple[str, str]:
     what = catalogue.kinds[kind].label
     if where in catalogue.stores:
-        return what, f"at {catalogue.stores[where].name}"
-    return what, "at your home" if where == Place.HOME.value else "by phone"
+        return what, replies.at_store(catalogue.stores[where].name)
+    return what, replies.AT_HOME if where == Place.HOME.value else replies.BY_PHONE

@@ -122,7 +122,7 @@ class ChangeAppointmentDialog(ComponentDialog):
         labels = {}
         for appointment in found:
             what, _, start = describe(catalogue, appointment, now)
-            labels[f"{what.capitalize()}, {start}"] = appointment.reference
+            labels[replies.appointment_choice(what, start)] = appointment.reference
         step.values[_OFFERED] = labels
         return await step.prompt(
             _CHOICE_PROMPT,

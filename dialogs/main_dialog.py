@@ -263,8 +263,12 @@ class MainDialog(ComponentDialog):
         if not stopped:
             await send_reply(turn_context, replies.NO_UPDATES_TO_STOP)
             return
-        named = [f"order {s.subject}" if s.topic == Topic.ORDER else f"appointment {s.subject}"
-                 for s in stopped]  # fmt: skip
+        named = [
+            replies.order_subject(s.subject)
+            if s.topic == Topic.ORDER
+            else replies.appointment_subject(s.subject)
+            for s in stopped
+        ]
         await send_reply(turn_context, replies.updates_stopped(named))
 
     async def _remember_message(self, turn_context: TurnContext, recognition: Recognition) -> None:

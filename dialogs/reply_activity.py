@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from botbuilder.core import TurnContext
 from botbuilder.dialogs.choices import ListStyle
 from botbuilder.dialogs.prompts import ConfirmPrompt, PromptOptions
@@ -10,10 +12,13 @@ from botbuilder.schema import Activity
 from channels.reference import ConversationRef
 from channels.render import render, shown_choices
 from channels.replies import Reply
+from channels.text import localize
 from state.wire import from_json
 
 # turn_state key: the choices the last reply of this turn offered ("2" picks the second).
 OFFERED_CHOICES = "offeredChoices"
+# turn_state key: the same choices as the customer saw them, in the turn's language.
+SHOWN_CHOICES = "shownChoices"
 # turn_state key: the language chosen for this turn ("en", "es", "de" or "fr").
 LANGUAGE = "language"
 # turn_state key: the message is one of the choices the bot's last reply offered, so it
@@ -23,12 +28,31 @@ PICKED_CHOICE = "pickedChoice"
 
 def reply_activities(turn_context: TurnContext, reply: Reply) -> list[Activity]:
     incoming = turn_context.activity
-    turn_context.turn_state[OFFERED_CHOICES] = list(shown_choices(reply, incoming.channel_id))
+    language = turn_context.turn_state.get(LANGUAGE)
+    offered = shown_choices(reply, incoming.channel_id)
+    turn_context.turn_state[OFFERED_CHOICES] = list(offered)
+    turn_context.turn_state[SHOWN_CHOICES] = [localize(choice, language) for choice in offered]
     conversation_type = getattr(incoming.conversation, "conversation_type", None)
     return [
         from_json(Activity, message)
-        for message in render(reply, incoming.channel_id, conversation_type)
+        for message in render(reply, incoming.channel_id, conversation_type, language=language)
     ]
+
+
+def picked_choice(text: str, offered: list[str], shown: list[str]) -> str:
+    """The offered choice (as the dialogs know it, in English) the customer tapped or typed
+    in their language ("Sí", "si" -> "Yes"); otherwise the text as it is."""
+    said = _plain(text)
+    for choice, label in zip(offered, shown, strict=False):
+        if said and said in (_plain(label), _plain(choice)):
+            return choice
+    return text
+
+
+def _plain(text: str) -> str:
+    """Without case, accents or punctuation: "¡Sí!" and "si" are the same answer."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if c.isalnum() or c.isspace()).split())
 
 
 async def send_reply(turn_context: TurnContext, reply: Reply) -> None:
