@@ -39,7 +39,6 @@ from dialogs.reply_activity import (
     PICKED_CHOICE,
     SHOWN_CHOICES,
     conversation_ref,
-    picked_choice,
     send_reply,
 )
 from dialogs.turn_events import ANALYTICS_ID, record
@@ -275,7 +274,7 @@ class CustomerServiceBot(ActivityHandler):
         # the second choice the bot offered.
         if text.isdigit() and 1 <= int(text) <= len(offered):
             text = offered[int(text) - 1]
-        text = picked_choice(text, offered, shown)
+        text = replies.picked_choice(text, offered, shown)
         if self._feedback is not None and await self._feedback.message(turn_context, text):
             return
         if not text:

@@ -7,12 +7,14 @@ channels/text.py); its English is the message itself.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from channels.calendar import CalendarEvent
 from channels.text import Moment, Text, _, _n, date_text, known, localize
 from services.orders import ORDER_NUMBER_MAX_DIGITS, ORDER_NUMBER_MIN_DIGITS, Order
+from services.scheduling import Appointment, AppointmentKind, Catalogue, Place
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,22 @@ def in_language(reply: Reply, language: str | None) -> Reply:
         pick_day=reply.pick_day and localize(reply.pick_day, language),
         follow_ups=tuple(localize(follow_up, language) for follow_up in reply.follow_ups),
     )
+
+
+def picked_choice(text: str, offered: list[str], shown: list[str]) -> str:
+    """The offered choice (as the dialogs know it, in English) the customer tapped or typed
+    in their language ("Sí", "si" -> "Yes"); otherwise the text as it is."""
+    said = _plain(text)
+    for choice, label in zip(offered, shown, strict=False):
+        if said and said in (_plain(label), _plain(choice)):
+            return choice
+    return text
+
+
+def _plain(text: str) -> str:
+    """Without case, accents or punctuation: "¡Sí!" and "si" are the same answer."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if c.isalnum() or c.isspace()).split())
 
 
 YES_NO = (_("Yes"), _("No"))
@@ -483,6 +501,23 @@ BOOKING_FACTS = {"address": _("Address"), "phone": _("Phone"), "device": _("Devi
 def describe_start(start: datetime, now: datetime) -> Text:
     """ "Fri 27 Nov, 2:30 PM" in the customer's time zone (the one `now` carries)."""
     return date_text(start.astimezone(now.tzinfo), _START_PATTERN)
+
+
+def what_and_where(catalogue: Catalogue, kind: AppointmentKind, where: str) -> tuple[str, Text]:
+    """What kind ("in-store repair", as the scheduling system names it) and where ("at
+    Oxford Street")."""
+    what = catalogue.kinds[kind].label
+    if where in catalogue.stores:
+        return what, at_store(catalogue.stores[where].name)
+    return what, AT_HOME if where == Place.HOME.value else BY_PHONE
+
+
+def describe_appointment(
+    catalogue: Catalogue, appointment: Appointment, now: datetime
+) -> tuple[str, Text, Text]:
+    """What, where and when ("Fri 27 Nov, 2:00 PM", in the zone `now` carries)."""
+    what, where = what_and_where(catalogue, appointment.slot.kind, appointment.slot.where)
+    return what, where, describe_start(appointment.slot.start, now)
 
 
 def offer_slots(what: str, where: str, starts: tuple[str, ...]) -> Reply:

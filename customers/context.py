@@ -86,8 +86,10 @@ class Notified(_Model):
     topic: Topic
     subject: str
     at: datetime
-    # The choices the update offered ("Move it", "Cancel it"), answered in the next turn.
+    # The choices the update offered ("Move it", "Cancel it"), answered in the next turn,
+    # and the same as the customer saw them, in their language.
     choices: list[str] = Field(default_factory=list)
+    shown: list[str] = Field(default_factory=list)
 
 
 class CustomerContext(_Model):

@@ -205,7 +205,7 @@ class BookingDialog(ComponentDialog):
         except SchedulingUnavailable:
             await send_reply(step.context, replies.SCHEDULING_DOWN)
             return await step.end_dialog()
-        what, where = _what_and_where(catalogue, kind, booking["where"])
+        what, where = replies.what_and_where(catalogue, kind, booking["where"])
         if not slots:
             await send_reply(step.context, replies.no_free_slots(what))
             return await step.replace_dialog(
@@ -226,7 +226,7 @@ class BookingDialog(ComponentDialog):
             )
         booking["slot"] = step.values[_OFFERED][chosen]
         kind = AppointmentKind(booking["kind"])
-        what, where = _what_and_where(catalogue, kind, booking["where"])
+        what, where = replies.what_and_where(catalogue, kind, booking["where"])
         facts = tuple(
             (name, booking[key]) for key, name in replies.BOOKING_FACTS.items() if booking.get(key)
         )
@@ -270,7 +270,7 @@ class BookingDialog(ComponentDialog):
             await send_reply(step.context, replies.SCHEDULING_DOWN)
             return await step.end_dialog()
         now = customer_now(step.context.activity, self._clock)
-        what, where = _what_and_where(catalogue, slot.kind, slot.where)
+        what, where = replies.what_and_where(catalogue, slot.kind, slot.where)
         start = replies.describe_start(slot.start, now)
         done = replies.moved if booking.get(RESCHEDULE) else replies.booked
         event = CalendarEvent(
@@ -407,19 +407,6 @@ def _without_when(booking: dict) -> dict:
     return {key: value for key, value in booking.items() if key not in (WHEN, "slot")}
 
 
-def describe(catalogue: Catalogue, appointment: Appointment, now: datetime) -> tuple[str, str, str]:
-    """What ("in-store repair"), where ("at Oxford Street") and when ("Fri 27 Nov, 2:00 PM")."""
-    what, where = _what_and_where(catalogue, appointment.slot.kind, appointment.slot.where)
-    return what, where, replies.describe_start(appointment.slot.start, now)
-
-
 def _location(catalogue: Catalogue, appointment: Appointment) -> str | None:
     store = catalogue.stores.get(appointment.slot.where)
     return f"{store.name}, {store.address}" if store else appointment.address
-
-
-def _what_and_where(catalogue: Catalogue, kind: AppointmentKind, where: str) -> tuple[str, str]:
-    what = catalogue.kinds[kind].label
-    if where in catalogue.stores:
-        return what, replies.at_store(catalogue.stores[where].name)
-    return what, replies.AT_HOME if where == Place.HOME.value else replies.BY_PHONE

@@ -27,7 +27,6 @@ from dialogs.booking_dialog import (
     TEXT,
     WHEN,
     BookingDialog,
-    describe,
     one_of_offered,
 )
 from dialogs.clock import Clock, customer_now
@@ -121,7 +120,7 @@ class ChangeAppointmentDialog(ComponentDialog):
         now = customer_now(step.context.activity, self._clock)
         labels = {}
         for appointment in found:
-            what, _, start = describe(catalogue, appointment, now)
+            what, _, start = replies.describe_appointment(catalogue, appointment, now)
             labels[replies.appointment_choice(what, start)] = appointment.reference
         step.values[_OFFERED] = labels
         return await step.prompt(
@@ -150,7 +149,7 @@ class ChangeAppointmentDialog(ComponentDialog):
         step.values[_FOUND] = [appointment.to_json()]
         text = step.values[TEXT]
         catalogue = await self._scheduling.catalogue()
-        what, where, start = describe(catalogue, appointment, customer_now(
+        what, where, start = replies.describe_appointment(catalogue, appointment, customer_now(
             step.context.activity, self._clock))  # fmt: skip
         if _CANCEL_WORDS.search(text):
             return await step.next(replies.CANCEL_IT)
@@ -163,7 +162,7 @@ class ChangeAppointmentDialog(ComponentDialog):
         (appointment,) = [Appointment.from_json(a) for a in step.values[_FOUND]]
         catalogue = await self._scheduling.catalogue()
         now = customer_now(step.context.activity, self._clock)
-        what, _, start = describe(catalogue, appointment, now)
+        what, _, start = replies.describe_appointment(catalogue, appointment, now)
         if step.result == replies.CANCEL_IT:
             return await step.prompt(
                 _CONFIRM_PROMPT, prompt_options(step.context, replies.confirm_cancel(what, start))

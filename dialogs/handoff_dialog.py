@@ -27,7 +27,13 @@ from channels import replies
 from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.booking_dialog import GAVE_UP, one_of_offered
 from dialogs.clock import Clock
-from dialogs.reply_activity import choice_options, conversation_ref, prompt_options, send_reply
+from dialogs.reply_activity import (
+    LANGUAGE,
+    choice_options,
+    conversation_ref,
+    prompt_options,
+    send_reply,
+)
 from dialogs.turn_events import ANALYTICS_ID, record
 from handoff.cases import TRANSCRIPT_TEXT_LIMIT, Reason, TranscriptLine
 from handoff.service import HandoffService, Queued, Unavailable, case_key
@@ -110,6 +116,7 @@ class HandoffDialog(ComponentDialog):
             customer=conversation_ref(step.context.activity),
             facts=await self._facts(step.context),
             transcript=await self._recent_messages(step.context, now),
+            language=step.context.turn_state.get(LANGUAGE),
         )  # fmt: skip
         if isinstance(outcome, Queued):
             await self._handoff_case.set(step.context, outcome.case.id)

@@ -227,8 +227,11 @@ class MainDialog(ComponentDialog):
     async def _answer_to_update(self, step: WaterfallStepContext) -> DialogTurnResult | None:
         """A choice offered by the last update ("Move it" on a reminder), answered."""
         notified = await self._recent_update(step)
-        said = (step.context.activity.text or "").strip().lower()
-        if notified is None or said not in {choice.lower() for choice in notified.choices}:
+        text = (step.context.activity.text or "").strip()
+        if notified is None:
+            return None
+        said = replies.picked_choice(text, notified.choices, notified.shown).lower()
+        if said not in {choice.lower() for choice in notified.choices}:
             return None
         if notified.topic == Topic.APPOINTMENT and said in (MOVE_IT.lower(), CANCEL_IT.lower()):
             record(step.context, EventName.TASK_STARTED, Intent.CHANGE_APPOINTMENT.value)
@@ -319,11 +322,13 @@ class MainDialog(ComponentDialog):
         if chosen is not None:
             return Recognition(chosen)
         activity = turn_context.activity
+        picked = turn_context.turn_state.get(PICKED_CHOICE)
         return await self._recognizer.recognize(
             text,
             now=customer_now(activity, self._clock),
             time_zone=activity.local_timezone or None,
-            language=turn_context.turn_state.get(LANGUAGE),
+            # A choice the bot offered arrives as the dialogs know it: in English.
+            language="en" if picked else turn_context.turn_state.get(LANGUAGE),
         )
 
     async def confirmed_step(self, step: WaterfallStepContext) -> DialogTurnResult:

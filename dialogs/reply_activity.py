@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from botbuilder.core import TurnContext
 from botbuilder.dialogs.choices import ListStyle
 from botbuilder.dialogs.prompts import ConfirmPrompt, PromptOptions
@@ -37,22 +35,6 @@ def reply_activities(turn_context: TurnContext, reply: Reply) -> list[Activity]:
         from_json(Activity, message)
         for message in render(reply, incoming.channel_id, conversation_type, language=language)
     ]
-
-
-def picked_choice(text: str, offered: list[str], shown: list[str]) -> str:
-    """The offered choice (as the dialogs know it, in English) the customer tapped or typed
-    in their language ("Sí", "si" -> "Yes"); otherwise the text as it is."""
-    said = _plain(text)
-    for choice, label in zip(offered, shown, strict=False):
-        if said and said in (_plain(label), _plain(choice)):
-            return choice
-    return text
-
-
-def _plain(text: str) -> str:
-    """Without case, accents or punctuation: "¡Sí!" and "si" are the same answer."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(c for c in decomposed if c.isalnum() or c.isspace()).split())
 
 
 async def send_reply(turn_context: TurnContext, reply: Reply) -> None:

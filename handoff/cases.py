@@ -81,6 +81,9 @@ class Case(_Model):
     state: CaseState = CaseState.WAITING
     desk: str  # "teams" or "protocol"
     customer: ConversationRef
+    # The language the bot speaks with the customer ("en", "es", "de", "fr"): what it says
+    # about the case (moved up, the agent joined) is said in it.
+    language: str | None = None
     requested_at: datetime
     taken_at: datetime | None = None
     closed_at: datetime | None = None

@@ -127,6 +127,7 @@ class HandoffService:
         customer: ConversationRef,
         facts: list[tuple[str, str]],
         transcript: list[TranscriptLine],
+        language: str | None = None,
     ) -> Queued | Unavailable:
         now = self._clock()
         if not self.hours.is_open(now):
@@ -144,6 +145,7 @@ class HandoffService:
             reason=reason,
             desk=self.desk.name,
             customer=customer,
+            language=language,
             requested_at=now,
             facts=facts,
             transcript=[] if restricted else transcript[-TRANSCRIPT_LENGTH:],
@@ -376,7 +378,10 @@ class HandoffService:
 
     async def _tell(self, case: Case, reply: replies.Reply, *, agent_reply: bool = False) -> None:
         """Sends `reply` on the customer's own channel, rendered for it."""
-        for activity in render(reply, case.customer.channel_id, case.customer.conversation_type):
+        customer = case.customer
+        for activity in render(
+            reply, customer.channel_id, customer.conversation_type, language=case.language
+        ):
             if agent_reply:
                 _tag_for_messenger(activity, case, self._clock())
             await self._outbound.send(case.customer, activity)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from channels import replies
 from channels.reference import ChannelRefused, ConversationRef
 from channels.render import render
+from channels.text import localize
 from customers.context import CustomerContext, Notified, Topic
 from customers.stored import change_context, context_of, read_contexts
 from notifications.outbox import Outbox, Update, UpdateState
@@ -32,6 +33,7 @@ from notifications.quiet_hours import QuietHours
 from notifications.reach import Destination, destinations
 from notifications.updates import followers_key, unfollow
 from services.scheduling import (
+    Appointment,
     AppointmentNotFound,
     AppointmentStatus,
     SchedulingService,
@@ -198,8 +200,11 @@ class UpdateSender:
             return _drop(update, "unsubscribed")
         if update.topic == Topic.ORDER and latest not in (None, update.event):
             return _drop(update, "superseded by a newer update")
-        if update.topic == Topic.APPOINTMENT and not await self._still_booked(update):
-            return _drop(update, "the appointment was moved or cancelled")
+        appointment = None
+        if update.topic == Topic.APPOINTMENT:
+            appointment = await self._still_booked(update)
+            if appointment is None:
+                return _drop(update, "the appointment was moved or cancelled")
         zone = self._zone_of(context)
         allowed = self._quiet_hours.next_allowed(now, zone)
         if allowed > now:
@@ -208,10 +213,11 @@ class UpdateSender:
         if context.updates_sent.get(today.isoformat(), 0) >= self._daily_limit:
             tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
             return _hold(update, tomorrow, "daily limit reached")
-        reply = self._reply(update, now.astimezone(zone))
+        reply = await self._reply(update, appointment, now.astimezone(zone))
+        language = context.preferences.language
         for destination in destinations(context, update.topic, now):
             try:
-                activity_id = await self._send(destination, reply, now)
+                activity_id = await self._send(destination, reply, now, language)
             except ChannelRefused as refused:
                 customer = None  # read again for any change now
                 if refused.final:
@@ -224,14 +230,18 @@ class UpdateSender:
                     return self._retry(update, now, "429", wait)
                 return self._retry(update, now, str(refused.status))
             known = (customer, context) if customer is not None else None
-            await self._delivered(update, destination, activity_id, reply, now, known)
+            await self._delivered(update, destination, activity_id, reply, now, known, language)
             return None
         return _hold(update, now + RECHECK_CLOSED, "no channel may be written to now")
 
-    async def _send(self, destination: Destination, reply: replies.Reply, now: datetime) -> str:
+    async def _send(
+        self, destination: Destination, reply: replies.Reply, now: datetime, language: str | None
+    ) -> str:
         reference = destination.reference
         first = ""
-        for activity in render(reply, reference.channel_id, reference.conversation_type, now):
+        for activity in render(
+            reply, reference.channel_id, reference.conversation_type, now, language
+        ):
             if destination.channel_data:
                 activity["channelData"] = {**activity.get("channelData", {}),
                                            **destination.channel_data}  # fmt: skip
@@ -242,13 +252,19 @@ class UpdateSender:
     async def _delivered(
         self, update: Update, destination: Destination, activity_id: str, reply: replies.Reply,
         now: datetime, known: tuple[StoredDocument, CustomerContext] | None,
+        language: str | None,
     ) -> None:  # fmt: skip
         update.state, update.sent_at = UpdateState.SENT, now
         update.sent_on, update.activity_id = destination.reference.channel_id, activity_id
         update.note(f"sent on {destination.reference.channel_id}")
         day = now.astimezone(UTC).date().isoformat()
-        notified = Notified(topic=update.topic, subject=update.subject, at=now,
-                            choices=list(reply.choices))  # fmt: skip
+        notified = Notified(
+            topic=update.topic,
+            subject=update.subject,
+            at=now,
+            choices=list(reply.choices),
+            shown=[localize(choice, language) for choice in reply.choices],
+        )
 
         def sent(context: CustomerContext) -> None:
             context.count_update(day)
@@ -260,26 +276,27 @@ class UpdateSender:
         except StorageError as error:  # delivered: never sent again for a count
             log.warning("update %s sent, but not counted: %s", update.id, error)
 
-    async def _still_booked(self, update: Update) -> bool:
+    async def _still_booked(self, update: Update) -> Appointment | None:
         try:
             appointment = await self._scheduling.get(update.subject)
         except AppointmentNotFound:
-            return False
-        return (
+            return None
+        booked = (
             appointment.status == AppointmentStatus.BOOKED
             and appointment.slot.start.isoformat() == update.facts.get("start")
         )
+        return appointment if booked else None
 
-    def _reply(self, update: Update, local_now: datetime) -> replies.Reply:
+    async def _reply(
+        self, update: Update, appointment: Appointment | None, local_now: datetime
+    ) -> replies.Reply:
         facts = update.facts
-        if update.topic == Topic.ORDER:
+        if appointment is None:
             eta = datetime.fromisoformat(facts["eta"]) if facts.get("eta") else None
             return replies.order_update(update.subject, facts.get("status") or "", eta, local_now)
-        start = datetime.fromisoformat(facts["start"] or "")
-        return replies.appointment_reminder(
-            update.subject, facts.get("what") or "appointment", facts.get("where") or "",
-            replies.describe_start(start, local_now),
-        )  # fmt: skip
+        catalogue = await self._scheduling.catalogue()
+        what, where, start = replies.describe_appointment(catalogue, appointment, local_now)
+        return replies.appointment_reminder(update.subject, what, where, start)
 
     def _zone_of(self, context: CustomerContext) -> tzinfo:
         if context.preferences.time_zone:
