@@ -28,7 +28,13 @@ from customers.context import Topic
 from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.clock import Clock, customer_now
 from dialogs.feedback import send_answer
-from dialogs.reply_activity import choice_options, confirm_prompt, prompt_options, send_reply
+from dialogs.reply_activity import (
+    LANGUAGE,
+    choice_options,
+    confirm_prompt,
+    prompt_options,
+    send_reply,
+)
 from dialogs.task_waterfall import TaskWaterfall
 from nlu.entities import extract
 from notifications.updates import Updates
@@ -65,13 +71,20 @@ _KNOWN_ADDRESS, _OTHER_ADDRESS = "knownAddress", "otherAddress"
 # What a prompt answers once its tries are used up.
 GAVE_UP = "\0gave up"
 
-# The words that tell which kind is meant, most specific first.
+# The words that tell which kind is meant, most specific first, in each language the bot
+# speaks (English; Spanish; German; French).
 _KIND_WORDS = (
-    (AppointmentKind.CALL_BACK, r"call (?:me )?back|callback|phone me|ring me|call me"),
-    (AppointmentKind.HOME_INSTALLATION, r"install|mount|set ?up|fit(?:ted)?|hang"),
-    (AppointmentKind.TECHNICIAN_VISIT, r"technician|engineer|visit|come (?:out|round|over|to)"),
-    (AppointmentKind.IN_STORE_REPAIR, r"repair|fix|broken|cracked|in store|drop (?:it )?off"),
-)
+    (AppointmentKind.CALL_BACK, r"call (?:me )?back|callback|phone me|ring me|call me"
+     r"|ll[aá]m[ae]me|que me llamen|devoluci[oó]n de llamada"
+     r"|r[uü]ckruf|rufen sie mich|ruft mich"
+     r"|rappel(?:ez|le)?[ -]moi|rappel t[eé]l[eé]phonique|qu.on me rappelle"),
+    (AppointmentKind.HOME_INSTALLATION, r"install|mount|set ?up|fit(?:ted)?|hang"
+     r"|instal|montar|colgar|montier|anschlie[sß]en|aufh[aä]ngen|fixer au mur"),
+    (AppointmentKind.TECHNICIAN_VISIT, r"technician|engineer|visit|come (?:out|round|over|to)"
+     r"|t[eé]cnico|techniker|technicien|vengan? a casa|vorbeikommen|passer [àa] la maison"),
+    (AppointmentKind.IN_STORE_REPAIR, r"repair|fix|broken|cracked|in store|drop (?:it )?off"
+     r"|repar|arregl|en tienda|roto|kaputt|im gesch[aä]ft|r[eé]par|en magasin|cass[eé]"),
+)  # fmt: skip
 
 
 def infer_kind(text: str) -> AppointmentKind | None:
@@ -350,14 +363,16 @@ class BookingDialog(ComponentDialog):
     def _when_in(self, step: WaterfallStepContext, text: str) -> str | None:
         now = customer_now(step.context.activity, self._clock)
         zone = step.context.activity.local_timezone or None
-        return extract(text, {}, now=now, time_zone=zone or _zone_name(now)).when
+        language = step.context.turn_state.get(LANGUAGE) or "en"
+        return extract(text, {}, now=now, time_zone=zone or _zone_name(now), language=language).when
 
     async def _when_validator(self, prompt: PromptValidatorContext) -> bool:
         if not prompt.recognized.succeeded:
             return False
         now = customer_now(prompt.context.activity, self._clock)
         zone = prompt.context.activity.local_timezone or _zone_name(now)
-        if extract(prompt.recognized.value, {}, now=now, time_zone=zone).when:
+        language = prompt.context.turn_state.get(LANGUAGE) or "en"
+        if extract(prompt.recognized.value, {}, now=now, time_zone=zone, language=language).when:
             return True
         return _gave_up(prompt)
 

@@ -37,6 +37,11 @@ _MAY_HOLD_TIME = re.compile(
 _PHONE_MIN_DIGITS = 7
 
 
+# Duckling reads a lone indefinite article as an hour ("para una" -> 1 PM); "a la una",
+# "à une heure" and "um eins" say more than the article and are kept.
+_ARTICLE_ONLY = re.compile(r"(?:(?:para|por|de|a|pour|f[uü]r)\s+)?(?:una?|une?|ein[e]?[mnr]?)")
+
+
 class _Duckling:
     """Duckling's runtime, started once per process on first use."""
 
@@ -55,6 +60,8 @@ class _Duckling:
         )
         found = duckling.parse(text, context, duckling.parse_dimensions(["time"]), False)
         for item in found:
+            if _ARTICLE_ONLY.fullmatch(str(item.get("body", "")).strip().lower()):
+                continue  # "cita para una reparación": an article, not one o'clock
             value = item.get("value") or {}
             if value.get("type") == "interval":
                 start, end = value.get("from") or {}, value.get("to") or {}
@@ -63,8 +70,29 @@ class _Duckling:
                     return _local_iso(end["value"], "day" if "T00:00:00" in end["value"] else "")
                 value = start or end  # "Friday afternoon": its start
             if value.get("value"):
-                return _local_iso(value["value"], value.get("grain", "day"))
+                moment = _local_iso(value["value"], value.get("grain", "day"))
+                return _afternoon(moment, text)
         return None
+
+
+# An hour a customer means in the morning: said so, or written as a 24-hour clock ("03:00").
+_MORNING = re.compile(
+    r"(?<![a-z])a\.?m\b|\b(?:morning|madrugada|de la mañana|morgens|früh|vormittags?|nachts"
+    r"|matin|nuit)\b"
+    r"|\b0\d[:h.]",
+    re.IGNORECASE,
+)
+
+
+def _afternoon(moment: str, said: str) -> str:
+    """ "Friday at 3", "el viernes a las 3", "vendredi à 3h": 3 PM. Duckling reads a bare
+    hour from 1 to 7 as the early morning; nobody books, or expects a parcel, then."""
+    if "T" not in moment or _MORNING.search(said):
+        return moment
+    at = datetime.fromisoformat(moment)
+    if 1 <= at.hour <= 7:
+        at = at.replace(hour=at.hour + 12)
+    return at.isoformat(timespec="minutes")
 
 
 def _is_now(value: dict, now: datetime) -> bool:
