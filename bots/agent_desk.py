@@ -231,7 +231,7 @@ class AgentDeskMiddleware(Middleware):
                 await send_reply(context, replies.TEAM_UNREACHABLE)
         elif state == "completed":
             if await self._handoff.desk_completed(case.id) is not None:
-                await send_reply(context, replies.agent_left("Our team"))
+                await send_reply(context, replies.agent_left(replies.OUR_TEAM))
         else:
             log.warning("handoff.status with an unknown state: ignored")
 

@@ -26,6 +26,7 @@ from analytics.metrics import SESSION_GAP
 from bots.feedback import FeedbackCollector
 from bots.handoff_relay import FollowUp, HandoffRelay
 from channels import replies
+from channels.text import localize
 from customers.accounts import ChannelAccount as CustomerChannelAccount
 from customers.context import ChannelAccountRecord, CustomerContext
 from customers.identity import EmailLookup, IdentityService, LinkOutcome
@@ -260,8 +261,12 @@ class CustomerServiceBot(ActivityHandler):
         before = (await self._customer_contexts.get(turn_context)).preferences.language
         language = choose(text, turn_context.activity.locale, before, self._languages)
         turn_context.turn_state[LANGUAGE] = language.language
+        # Answers to messages sent outside a turn (by the hand-off) are known too.
+        answers = [*offered, *replies.ANSWERS_ANY_TIME]
+        labels = [*shown, *(localize(a, language.language) for a in replies.ANSWERS_ANY_TIME)]
         if self._handoff_relay is not None:
-            relayed = await self._handoff_relay.message(turn_context, text)
+            picked = replies.picked_choice(text, answers, labels)
+            relayed = await self._handoff_relay.message(turn_context, text, picked)
             if isinstance(relayed, FollowUp):
                 await self._begin_main_dialog(turn_context, {HANDOFF: {
                     FOLLOW_UP: True, REASON: relayed.case.reason.value,
@@ -274,7 +279,7 @@ class CustomerServiceBot(ActivityHandler):
         # the second choice the bot offered.
         if text.isdigit() and 1 <= int(text) <= len(offered):
             text = offered[int(text) - 1]
-        text = replies.picked_choice(text, offered, shown)
+        text = replies.picked_choice(text, answers, labels)
         if self._feedback is not None and await self._feedback.message(turn_context, text):
             return
         if not text:

@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 _RATINGS = frozenset({"1", "2", "3", "4", "5"})
 _STOP_WAITING = re.compile(
     r"^\s*(?:cancel|stop|stop waiting|never ?mind|nevermind|forget it|no thanks|"
-    r"i don'?t need (?:a person|anyone|help) any ?more)\W*$",
+    r"i don'?t need (?:a person|anyone|help) any ?more"
+    # The same in Spanish, German and French.
+    r"|cancelar|para|olv[ií]dalo|ya no|abbrechen|stopp|egal|vergessen sie es|annuler|arr[eê]te"
+    r"|laisse tomber|tant pis)\W*$",
     re.IGNORECASE,
 )
 
@@ -52,13 +55,18 @@ class HandoffRelay:
         self._handoff = handoff
         self.case_property = conversation_state.create_property("handoffCase")
 
-    async def message(self, turn_context: TurnContext, text: str) -> bool | FollowUp:
+    async def message(
+        self, turn_context: TurnContext, text: str, picked: str | None = None
+    ) -> bool | FollowUp:
         """True when the message belonged to a hand-off and was dealt with here; a FollowUp
-        when the customer chose to leave a note; False when it is the bot's to answer."""
+        when the customer chose to leave a note; False when it is the bot's to answer.
+        `picked` is the choice the text picks, as the bot knows it ("Sí" -> "Yes"); the
+        agent reads the text as written."""
         case = await self._case(turn_context)
         if case is None:
             return False
-        if case.state == CaseState.WAITING and _STOP_WAITING.match(text):
+        picked = picked or text
+        if case.state == CaseState.WAITING and _STOP_WAITING.match(picked):
             await self._handoff.withdraw(case.id)
             await self.case_property.delete(turn_context)
             await send_reply(turn_context, replies.STOPPED_WAITING)
@@ -70,14 +78,14 @@ class HandoffRelay:
                 await send_reply(turn_context, replies.AGENT_UNREACHABLE)
             return True
         # The case is over: this message answers the bot's last question, if it can.
-        said = text.strip().lower()
+        said = picked.strip().lower()
         if case.state == CaseState.ENDED and case.solved is None:
-            solved = _yes_or_no(text, turn_context.activity.locale)
+            solved = _yes_or_no(picked, turn_context.activity.locale)
             if solved is None:
                 await self.case_property.delete(turn_context)
                 return False
             await self._handoff.record_solved(case.id, solved)
-            agent = case.agent.name if case.agent else "our team"
+            agent = case.agent.name if case.agent else replies.OUR_TEAM
             await send_reply(turn_context, replies.ask_rating(agent))
             return True
         if case.state == CaseState.ENDED and case.rating is None and said in _RATINGS:

@@ -828,6 +828,11 @@ TICKET_FAILED = Reply(
 )
 
 
+# The choices of messages sent outside a turn (the agent left, nobody was free): the
+# conversation does not record their offer, so their answers are understood any time.
+ANSWERS_ANY_TIME = (*YES_NO, LEAVE_A_NOTE, NO_THANKS, STOP_WAITING)
+
+
 # --- was this helpful? ----------------------------------------------------------------
 
 HELPFUL, NOT_HELPFUL = _("Helpful"), _("Not helpful")

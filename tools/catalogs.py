@@ -109,7 +109,7 @@ def problems() -> list[str]:
     fresh = template()
     found = []
     if not TEMPLATE.exists() or _ids(_read(TEMPLATE, None)) != _ids(fresh):
-        found.append(f"{TEMPLATE.relative_to(ROOT)} is stale: run python -m tools.catalogs")
+        found.append(f"{TEMPLATE.name} is stale: run python -m tools.catalogs")
     for language in languages():
         translated = _read(catalog_path(language), language)
         for message in fresh:
