@@ -80,8 +80,7 @@ BOOKING = {
         "oui",
         "Je réserve une réparation en magasin au magasin Oxford Street le ven. 27 nov., "
         "15h00\u00a0?",
-        "Réservé\u00a0: une réparation en magasin au magasin Oxford Street le ven. 27 nov., "
-        "15h00.",
+        "Réservé\u00a0: une réparation en magasin au magasin Oxford Street le ven. 27 nov., 15h00.",
     ),
 }
 
