@@ -137,3 +137,30 @@ async def test_every_answer_differs_from_english(language: str) -> None:
     question = ORDER_STATUS[language][0]
     (reply,) = await say(customer, question)
     assert reply != replies.ASK_ORDER_NUMBER.text
+
+
+async def test_asking_for_a_language_is_answered_in_it() -> None:
+    customer = Customer("webchat")
+    assert await say(customer, "can we speak French please?") == [
+        "D'accord, continuons en français. Que puis-je faire pour vous\u00a0?"
+    ]
+    assert await say(customer, "123456") == [ORDER_STATUS["fr"][2]]
+
+
+async def test_switching_language_in_the_middle_of_a_task() -> None:
+    """The booking goes on where it was; from then on every reply is in Spanish."""
+    customer = Customer("webchat")
+    assert await say(customer, "I'd like to book a repair") == [replies.ask_store(()).text]
+    assert await say(customer, "en español por favor") == ["Vale, seguimos en español."]
+    assert await say(customer, "Oxford Street") == [localize(replies.ASK_WHEN.text, "es")]
+
+
+@pytest.mark.parametrize("language", sorted(ORDER_STATUS))
+async def test_the_first_choice_tapped_in_the_language(language: str) -> None:
+    """The greeting's buttons are in the language; tapping one starts its task."""
+    customer = Customer(CHANNEL[language])
+    greeting = {"es": "hola, necesito ayuda", "de": "Hallo, ich brauche Hilfe",
+                "fr": "Bonjour, j'ai besoin d'aide"}[language]  # fmt: skip
+    shown = choices_in(await send_text(customer, greeting))
+    assert shown[0] == localize(replies.ASK_ABOUT_ORDER, language) != replies.ASK_ABOUT_ORDER
+    assert await say(customer, shown[0]) == [ORDER_STATUS[language][1]]
