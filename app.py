@@ -32,6 +32,7 @@ from bots.customer_service_bot import CustomerServiceBot
 from bots.feedback import FeedbackCollector
 from bots.handoff_relay import HandoffRelay
 from bots.outbound import ChannelOutbound, NoChannels
+from bots.translation import TurnTranslation
 from bots.turn_errors import turn_error_handler
 from config import ConfigError, Settings, load_settings
 from customers.directory import DemoCustomerDirectory
@@ -70,6 +71,7 @@ from services.http_scheduling import HttpSchedulingService
 from services.orders import OrderService
 from services.scheduling import SchedulingService
 from services.tickets import StoredTickets, TicketService
+from services.translator import AzureTranslator
 from services.webhook_tickets import WebhookTickets
 from state.bot_storage import BotStorage, StateTtl
 from state.cosmos_store import CosmosDocumentStore
@@ -192,6 +194,19 @@ def build_bot(
         else EmbeddedRecognizer.trained(language, cache_dir=settings.nlu_cache_dir)
         for language in LANGUAGES
     })  # fmt: skip
+    languages = LanguageDetector()
+    translation = None
+    if settings.TRANSLATOR_ENDPOINT is not None:
+        translator = AzureTranslator(
+            str(settings.TRANSLATOR_ENDPOINT),
+            _secret(settings.TRANSLATOR_KEY),
+            region=settings.TRANSLATOR_REGION,
+            resource_id=settings.TRANSLATOR_RESOURCE_ID,
+            managed_identity_client_id=settings.AZURE_CLIENT_ID,
+            deadline=settings.TRANSLATOR_DEADLINE,
+        )
+        resources.append(translator)
+        translation = TurnTranslation(translator, languages)
     privacy = PrivacyPolicy(settings.restricted_channels)
     events = StoredEventLog(documents, settings.ANALYTICS_RETENTION_DAYS, clock)
     resources.append(events)
@@ -280,7 +295,8 @@ def build_bot(
         relay,
         privacy,
         FeedbackCollector(conversation_state, review, clock),
-        LanguageDetector(),
+        languages,
+        translation,
     )
     return BotParts(
         bot,

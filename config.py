@@ -115,6 +115,21 @@ class Settings(BaseSettings):
     NLU_CONFIDENCE_THRESHOLD: float = Field(0.3, ge=0, le=1)
     NLU_AMBIGUITY_MARGIN: float = Field(0.1, ge=0, le=1)
 
+    # Azure AI Translator for customers who write in another language than the four the bot
+    # speaks. Unset: off. https://api.cognitive.microsofttranslator.com (global) or a
+    # resource's own https://<name>.cognitiveservices.azure.com.
+    TRANSLATOR_ENDPOINT: AnyHttpUrl | None = None
+    # Unset: the bot signs in with its managed identity (AZURE_CLIENT_ID), which then needs
+    # TRANSLATOR_RESOURCE_ID with TRANSLATOR_REGION, or the resource's own endpoint.
+    TRANSLATOR_KEY: SecretStr | None = None
+    # The resource's region (a regional or multi-service resource: "westeurope").
+    TRANSLATOR_REGION: str = ""
+    # The resource's Azure id (managed identity with a regional resource).
+    TRANSLATOR_RESOURCE_ID: str = ""
+    # Seconds a message's translation may take, retry included; then the bot answers in
+    # English with an apology.
+    TRANSLATOR_DEADLINE: float = Field(2.0, gt=0, le=10)
+
     # Teams tenants (directory ids, comma-separated) whose users may talk to the bot; empty: all.
     TEAMS_ALLOWED_TENANTS: str = ""
 
@@ -207,6 +222,8 @@ class Settings(BaseSettings):
         "WEBCHAT_BUNDLE_FILE",
         "CLU_ENDPOINT",
         "CLU_KEY",
+        "TRANSLATOR_ENDPOINT",
+        "TRANSLATOR_KEY",
         "TICKET_WEBHOOK_URL",
         "TICKET_WEBHOOK_SIGNING_KEY",
         "ANALYTICS_API_KEY",
@@ -299,6 +316,19 @@ class Settings(BaseSettings):
                        if not value]  # fmt: skip
             if missing:
                 raise ValueError(f"set {' and '.join(missing)}: NLU=clu needs them")
+        return self
+
+    @model_validator(mode="after")
+    def _translator_is_complete(self) -> Settings:
+        if self.TRANSLATOR_ENDPOINT is None or self.TRANSLATOR_KEY is not None:
+            return self
+        if self.TRANSLATOR_REGION and not self.TRANSLATOR_RESOURCE_ID:
+            raise ValueError(
+                "set TRANSLATOR_RESOURCE_ID: without TRANSLATOR_KEY, a regional Translator "
+                "resource is signed in to with the managed identity and its resource id"
+            )
+        if self.TRANSLATOR_RESOURCE_ID and not self.TRANSLATOR_REGION:
+            raise ValueError("set TRANSLATOR_REGION: TRANSLATOR_RESOURCE_ID needs the region")
         return self
 
     @model_validator(mode="after")

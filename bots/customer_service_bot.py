@@ -25,6 +25,7 @@ from analytics.events import EventName
 from analytics.metrics import SESSION_GAP
 from bots.feedback import FeedbackCollector
 from bots.handoff_relay import FollowUp, HandoffRelay
+from bots.translation import TurnTranslation
 from channels import replies
 from channels.text import localize
 from customers.accounts import ChannelAccount as CustomerChannelAccount
@@ -35,6 +36,7 @@ from customers.privacy import PrivacyPolicy
 from dialogs.handoff_dialog import CASE, FOLLOW_UP, OFFERED_BEFORE, REASON, WHY_NO_PERSON
 from dialogs.main_dialog import HANDOFF, RESUME
 from dialogs.reply_activity import (
+    FOR_AGENT,
     LANGUAGE,
     OFFERED_CHOICES,
     PICKED_CHOICE,
@@ -79,10 +81,13 @@ class CustomerServiceBot(ActivityHandler):
         privacy: PrivacyPolicy | None = None,
         feedback: FeedbackCollector | None = None,
         languages: LanguageDetector | None = None,
+        translation: TurnTranslation | None = None,
     ) -> None:
         self._feedback = feedback
         # None: the language is chosen from what the customer asks, the past and the locale.
         self._languages = languages
+        # None: Translator is off (TRANSLATOR_ENDPOINT unset).
+        self._translation = translation
         self._allowed_teams_tenants = allowed_teams_tenants
         self._handoff_relay = handoff_relay
         self._privacy = privacy or PrivacyPolicy()
@@ -264,9 +269,15 @@ class CustomerServiceBot(ActivityHandler):
         # Answers to messages sent outside a turn (by the hand-off) are known too.
         answers = [*offered, *replies.ANSWERS_ANY_TIME]
         labels = [*shown, *(localize(a, language.language) for a in replies.ANSWERS_ANY_TIME)]
+        picked = replies.picked_choice(text, answers, labels)
+        translated = None
+        if self._translation is not None:
+            translated = await self._translation.begin(
+                turn_context, text, language, before, picked=picked != text
+            )
         if self._handoff_relay is not None:
-            picked = replies.picked_choice(text, answers, labels)
-            relayed = await self._handoff_relay.message(turn_context, text, picked)
+            for_agent = turn_context.turn_state.get(FOR_AGENT) or text
+            relayed = await self._handoff_relay.message(turn_context, for_agent, picked)
             if isinstance(relayed, FollowUp):
                 await self._begin_main_dialog(turn_context, {HANDOFF: {
                     FOLLOW_UP: True, REASON: relayed.case.reason.value,
@@ -279,7 +290,10 @@ class CustomerServiceBot(ActivityHandler):
         # the second choice the bot offered.
         if text.isdigit() and 1 <= int(text) <= len(offered):
             text = offered[int(text) - 1]
-        text = replies.picked_choice(text, answers, labels)
+        elif picked != text:
+            text = picked
+        elif translated is not None:
+            text = translated.text  # in the language it is understood in
         if self._feedback is not None and await self._feedback.message(turn_context, text):
             return
         if not text:
@@ -289,10 +303,12 @@ class CustomerServiceBot(ActivityHandler):
         turn_context.turn_state[OFFERED_BEFORE] = offered
         turn_context.turn_state[PICKED_CHOICE] = text.lower() in {c.lower() for c in offered}
         turn_context.activity.text = text
+        # The customer's own language, one of the four or (translated) any other.
+        remembered = (translated and translated.language) or language.language
 
         def counted(context: CustomerContext) -> None:
             context.count_message()
-            context.prefer_language(language.language)
+            context.prefer_language(remembered)
 
         await self._customer_contexts.update(turn_context, counted)
         if language.source == "asked":
@@ -332,7 +348,9 @@ class CustomerServiceBot(ActivityHandler):
 
     async def _keep_transcript(self, turn_context: TurnContext, said: list[str]) -> None:
         at = self._clock().isoformat()
-        lines = [{"sender": "customer", "text": utterance(turn_context.activity), "at": at}]
+        # A translated message as the agents read it: the customer's words and the English.
+        words = turn_context.turn_state.get(FOR_AGENT) or utterance(turn_context.activity)
+        lines = [{"sender": "customer", "text": words, "at": at}]
         lines += [{"sender": "bot", "text": text, "at": at} for text in said]
         kept = await self.transcript.get(turn_context, list)
         lines = [{**line, "text": line["text"][:TRANSCRIPT_TEXT_LIMIT]}

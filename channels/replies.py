@@ -175,6 +175,8 @@ NO_TEXT = Reply(
         '"help", or "agent" to talk to a person.'
     )
 )
+# Sent in English on purpose: what the customer reads when Translator fails.
+CANNOT_TRANSLATE = Reply(_("Sorry, I can't translate right now, so I'm answering in English."))
 TURN_FAILED = Reply(_("Sorry, something went wrong on my side. Please send your message again."))
 
 

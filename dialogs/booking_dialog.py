@@ -29,11 +29,11 @@ from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.clock import Clock, customer_now
 from dialogs.feedback import send_answer
 from dialogs.reply_activity import (
-    LANGUAGE,
     choice_options,
     confirm_prompt,
     prompt_options,
     send_reply,
+    understanding_language,
 )
 from dialogs.task_waterfall import TaskWaterfall
 from nlu.entities import extract
@@ -363,7 +363,7 @@ class BookingDialog(ComponentDialog):
     def _when_in(self, step: WaterfallStepContext, text: str) -> str | None:
         now = customer_now(step.context.activity, self._clock)
         zone = step.context.activity.local_timezone or None
-        language = step.context.turn_state.get(LANGUAGE) or "en"
+        language = understanding_language(step.context)
         return extract(text, {}, now=now, time_zone=zone or _zone_name(now), language=language).when
 
     async def _when_validator(self, prompt: PromptValidatorContext) -> bool:
@@ -371,7 +371,7 @@ class BookingDialog(ComponentDialog):
             return False
         now = customer_now(prompt.context.activity, self._clock)
         zone = prompt.context.activity.local_timezone or _zone_name(now)
-        language = prompt.context.turn_state.get(LANGUAGE) or "en"
+        language = understanding_language(prompt.context)
         if extract(prompt.recognized.value, {}, now=now, time_zone=zone, language=language).when:
             return True
         return _gave_up(prompt)

@@ -28,6 +28,7 @@ from customers.directory import CRM_PREFIX, CustomerDirectory
 from dialogs.booking_dialog import GAVE_UP, one_of_offered
 from dialogs.clock import Clock
 from dialogs.reply_activity import (
+    FOR_AGENT,
     LANGUAGE,
     choice_options,
     conversation_ref,
@@ -38,7 +39,7 @@ from dialogs.turn_events import ANALYTICS_ID, record
 from handoff.cases import TRANSCRIPT_TEXT_LIMIT, Reason, TranscriptLine
 from handoff.service import HandoffService, Queued, Unavailable, case_key
 from nlu.entities import find_email, find_phone
-from nlu.language import NAMES
+from nlu.language import language_name
 from services.orders import OrderService
 from services.scheduling import AppointmentStatus, SchedulingService
 from services.tickets import MAX_NOTE_CHARS, Ticket, TicketService, new_reference, ticket_key
@@ -182,7 +183,8 @@ class HandoffDialog(ComponentDialog):
         own messages are kept only when it ends)."""
         kept = [TranscriptLine.model_validate(line)
                 for line in await self._transcript.get(turn_context, list)]  # fmt: skip
-        asked = (turn_context.activity.text or "").strip()
+        asked = turn_context.turn_state.get(FOR_AGENT) or turn_context.activity.text or ""
+        asked = asked.strip()
         if asked:
             line = TranscriptLine(sender="customer", text=asked[:TRANSCRIPT_TEXT_LIMIT], at=now)
             kept.append(line)
@@ -202,7 +204,7 @@ class HandoffDialog(ComponentDialog):
         facts = [("Channel", _CHANNEL_NAMES.get(channel, channel))]
         if context.preferences.language:
             language = context.preferences.language
-            facts.append(("Language", NAMES.get(language, language)))
+            facts.append(("Language", language_name(language)))
         if context.last_order_number:
             facts.append(("Last order", await self._order_fact(context.last_order_number)))
         if context.troubleshooting:

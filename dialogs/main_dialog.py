@@ -36,11 +36,11 @@ from dialogs.order_status_dialog import (
     OrderStatusDialog,
 )
 from dialogs.reply_activity import (
-    LANGUAGE,
     PICKED_CHOICE,
     confirm_prompt,
     prompt_options,
     send_reply,
+    understanding_language,
 )
 from dialogs.troubleshooting_dialog import TroubleshootingDialog
 from dialogs.turn_events import ForgetEvents, forget_analytics, record
@@ -328,7 +328,7 @@ class MainDialog(ComponentDialog):
             now=customer_now(activity, self._clock),
             time_zone=activity.local_timezone or None,
             # A choice the bot offered arrives as the dialogs know it: in English.
-            language="en" if picked else turn_context.turn_state.get(LANGUAGE),
+            language="en" if picked else understanding_language(turn_context),
         )
 
     async def confirmed_step(self, step: WaterfallStepContext) -> DialogTurnResult:

@@ -19,6 +19,11 @@ OFFERED_CHOICES = "offeredChoices"
 SHOWN_CHOICES = "shownChoices"
 # turn_state key: the language chosen for this turn ("en", "es", "de" or "fr").
 LANGUAGE = "language"
+# turn_state key: the language the message is understood in when it differs (a message
+# translated from Italian is understood in Spanish, and answered in English, translated).
+UNDERSTOOD_IN = "understoodIn"
+# turn_state key: a translated message as the agents read it ("original [English: ...]").
+FOR_AGENT = "forAgent"
 # turn_state key: the message is one of the choices the bot's last reply offered, so it
 # answers that question ("Keep it" is not a request to cancel).
 PICKED_CHOICE = "pickedChoice"
@@ -35,6 +40,11 @@ def reply_activities(turn_context: TurnContext, reply: Reply) -> list[Activity]:
         from_json(Activity, message)
         for message in render(reply, incoming.channel_id, conversation_type, language=language)
     ]
+
+
+def understanding_language(turn_context: TurnContext) -> str:
+    state = turn_context.turn_state
+    return state.get(UNDERSTOOD_IN) or state.get(LANGUAGE) or "en"
 
 
 async def send_reply(turn_context: TurnContext, reply: Reply) -> None:

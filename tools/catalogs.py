@@ -160,7 +160,8 @@ def _read(path: Path, language: str | None) -> Catalog:
 
 def _write(path: Path, messages: Catalog) -> None:
     buffer = io.BytesIO()
-    write_po(buffer, messages, width=96, omit_header=False, sort_output=False)
+    # Files, not lines: a catalog changes when a message does, not when code moves.
+    write_po(buffer, messages, width=96, sort_output=False, include_lineno=False)
     text = buffer.getvalue().decode("utf-8")
     # The header's dates change on every run; the catalogs' history is in git.
     lines = [line for line in text.splitlines() if not line.startswith('"POT-Creation-Date')]
