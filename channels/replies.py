@@ -80,6 +80,8 @@ def picked_choice(text: str, offered: list[str], shown: list[str]) -> str:
     in their language ("Sí", "si" -> "Yes"); otherwise the text as it is."""
     said = _plain(text)
     for choice, label in zip(offered, shown, strict=False):
+        if text.strip().lower() == choice.lower():
+            return text  # the choice itself, as typed
         if said and said in (_plain(label), _plain(choice)):
             return choice
     return text

@@ -114,8 +114,10 @@ def test_a_message_is_its_english_until_rendered() -> None:
         ("Sí", "Yes"),
         ("si", "Yes"),
         ("¡SÍ!", "Yes"),
-        ("no", "No"),
-        ("yes", "Yes"),
+        ("No!", "No"),
+        # The choice itself, in any case, is kept as typed (the dialogs ignore case).
+        ("no", "no"),
+        ("yes", "yes"),
         ("sí, claro", "sí, claro"),
     ],
 )
