@@ -383,6 +383,15 @@ KIND_NAMES = {
 }
 
 
+# The same, by the kind's code (what a booking under way keeps).
+_KIND_BY_CODE = {
+    "inStoreRepair": KIND_NAMES["in-store repair"],
+    "homeInstallation": KIND_NAMES["home installation"],
+    "technicianVisit": KIND_NAMES["technician visit"],
+    "callBack": KIND_NAMES["phone call back"],
+}
+
+
 def a_kind(label: str) -> Text:
     """ "an in-store repair": a kind of appointment with its article."""
     if label in KIND_NAMES:
@@ -394,7 +403,7 @@ def a_kind(label: str) -> Text:
 
 def resume_booking(channel_id: str, kind: str | None, when: str | None) -> Reply:
     """ "Welcome back! On web chat you were booking a home installation for Fri 27 Nov." """
-    what = a_kind(kind) if kind else _("an appointment")
+    what = _KIND_BY_CODE.get(kind or "") or _("an appointment")
     where = channel_place(channel_id).capitalized()
     if not when:
         return Reply(

@@ -18,6 +18,8 @@ from nlu.language import (
     asked_for,
     choose,
     from_locale,
+    language_name,
+    nearest,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +103,16 @@ def test_the_language_of_held_out_messages_of_three_words_or_more() -> None:
     [
         ("es", "mañana por la tarde", "2026-11-25T12:00"),
         ("es", "el viernes a las 3 de la tarde", "2026-11-27T15:00"),
+        # A bare hour from 1 to 7 is the afternoon, unless the customer says morning.
+        ("es", "el viernes a las 3", "2026-11-27T15:00"),
+        ("en", "friday at 3", "2026-11-27T15:00"),
+        ("en", "friday at 3am", "2026-11-27T03:00"),
+        ("fr", "vendredi à 3h du matin", "2026-11-27T03:00"),
+        ("en", "tomorrow at 03:00", "2026-11-25T03:00"),
+        # An indefinite article is not one o'clock; "a la una" is.
+        ("es", "quiero pedir cita para una reparación", None),
+        ("de", "einen Termin für eine Reparatur", None),
+        ("es", "mañana a la una", "2026-11-25T13:00"),
         ("de", "Freitag um 15 Uhr", "2026-11-27T15:00"),
         ("de", "morgen nachmittag", "2026-11-25T12:00"),
         ("fr", "vendredi à 15h", "2026-11-27T15:00"),
@@ -110,3 +122,30 @@ def test_the_language_of_held_out_messages_of_three_words_or_more() -> None:
 def test_when_in_each_language(language: str, said: str, when: str) -> None:
     now = datetime(2026, 11, 24, 10, tzinfo=UTC)
     assert extract(said, {}, now=now, time_zone="Europe/Paris", language=language).when == when
+
+
+def test_another_language_is_told_apart_from_the_four() -> None:
+    """For the translator: clearly another language from three words, and none of the
+    four languages' held-out messages taken for one."""
+    detector = LanguageDetector()
+    assert detector.foreign("dov'è il mio ordine 123456?") == "it"
+    assert detector.foreign("waar is mijn bestelling 123456?") == "nl"
+    assert detector.foreign("gdzie jest moje zamówienie") == "pl"
+    assert detector.foreign("grazie") is None  # too short to tell
+    taken = []
+    for language in SUPPORTED:
+        path = ROOT / "nlu" / "data" / language / "test.jsonl"
+        for line in path.read_text(encoding="utf-8").splitlines():
+            text = json.loads(line)["text"]
+            if detector.foreign(text):
+                taken.append(text)
+    assert taken == []
+
+
+def test_the_nearest_language_to_understand_in() -> None:
+    assert [nearest(code) for code in ("it", "pt", "nl", "pl", "es")] == [
+        "es", "es", "de", "en", "es",
+    ]  # fmt: skip
+    assert (language_name("it"), language_name("de"), language_name("zz")) == (
+        "Italian", "German", "zz",
+    )  # fmt: skip
