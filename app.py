@@ -41,6 +41,7 @@ from customers.privacy import PrivacyPolicy
 from dialogs.booking_dialog import BookingDialog
 from dialogs.change_appointment_dialog import ChangeAppointmentDialog
 from dialogs.clock import Clock, system_clock
+from dialogs.frustration import FrustrationWatch
 from dialogs.handoff_dialog import HandoffDialog
 from dialogs.main_dialog import MainDialog
 from dialogs.order_status_dialog import OrderStatusDialog
@@ -52,6 +53,7 @@ from handoff.teams_desk import TeamsDesk
 from handoff.timer import handoff_timer
 from nlu.clu import CluRecognizer
 from nlu.embedded import EmbeddedRecognizer
+from nlu.frustration import FrustrationScorer
 from nlu.language import SUPPORTED as LANGUAGES
 from nlu.language import LanguageDetector
 from nlu.multilingual import MultilingualRecognizer
@@ -241,6 +243,13 @@ def build_bot(
     )  # fmt: skip
     booking = BookingDialog(scheduling, customer_contexts, clock, directory, updates)
     review = ReviewQueue(documents, settings.restricted_channels, settings.REVIEW_RETENTION_DAYS)
+    not_understood = conversation_state.create_property("notUnderstood")
+    frustration = FrustrationWatch(
+        FrustrationScorer(),
+        settings.FRUSTRATION_THRESHOLD,
+        conversation_state.create_property("frustration"),
+        not_understood,
+    )
     dialog = MainDialog(
         recognizer,
         OrderStatusDialog(
@@ -269,11 +278,12 @@ def build_bot(
         customer_contexts,
         identity,
         clock,
-        conversation_state.create_property("notUnderstood"),
+        not_understood,
         Thresholds(settings.NLU_CONFIDENCE_THRESHOLD, settings.NLU_AMBIGUITY_MARGIN),
         review,
         conversation_state.create_property("lastMessage"),
         events.forget,
+        frustration,
     )
     # The customer's state first: see TurnState.
     storage_health = StorageHealth()

@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     # English with an apology.
     TRANSLATOR_DEADLINE: float = Field(2.0, gt=0, le=10)
 
+    # How upset a message must sound before the bot apologises and offers a person, once per
+    # task (nlu/frustration.py; README "Languages": chosen on nlu/data/frustration.jsonl).
+    FRUSTRATION_THRESHOLD: float = Field(2.0, gt=0, le=20)
+
     # Teams tenants (directory ids, comma-separated) whose users may talk to the bot; empty: all.
     TEAMS_ALLOWED_TENANTS: str = ""
 

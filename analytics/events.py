@@ -39,6 +39,8 @@ class EventName(StrEnum):
     FEEDBACK = "feedback"
     # After a hand-off: props {"score": 1..5}
     SATISFACTION = "satisfaction"
+    # The customer sounded upset and was offered a person: props {"score": the message's}
+    FRUSTRATION = "frustrationNoticed"
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,7 @@ def _plain(text: str) -> str:
 
 
 YES_NO = (_("Yes"), _("No"))
+NO_THANKS = _("No thanks")
 
 
 ASK_ABOUT_ORDER = _("Where is my order?")
@@ -129,6 +130,11 @@ NOT_UNDERSTOOD = Reply(
         "appointment, or put you in touch with a person."
     ),
     _MAIN_CHOICES,
+)
+# An upset customer, before anything else (once per task).
+FRUSTRATION_OFFER = Reply(
+    _("I'm sorry this has been frustrating. Would you like to talk to a person?"),
+    (ASK_FOR_PERSON, NO_THANKS),
 )
 NOT_UNDERSTOOD_AGAIN = Reply(
     _("Sorry, I still didn't understand. Would you like to talk to a person?"),
@@ -660,7 +666,6 @@ def calendar_title(what: str, reference: str) -> Text:
 GO_BACK, SKIP = _("Go back"), _("Skip")
 FIXED = Reply(_("Great, I'm glad that's sorted! Anything else I can do?"), _MAIN_CHOICES)
 BOOK_REPAIR, BOOK_TECHNICIAN = _("Book a repair"), _("Book a technician")
-NO_THANKS = _("No thanks")
 
 
 def which_device(titles: tuple[str, ...]) -> Reply:

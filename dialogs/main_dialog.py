@@ -28,7 +28,8 @@ from customers.link_codes import CODE_LIFETIME
 from dialogs.booking_dialog import BOOKING, DEVICE, TEXT, WHEN, BookingDialog
 from dialogs.change_appointment_dialog import ChangeAppointmentDialog
 from dialogs.clock import Clock, customer_now
-from dialogs.handoff_dialog import HandoffDialog
+from dialogs.frustration import FrustrationWatch, OfferAnswer
+from dialogs.handoff_dialog import REASON, HandoffDialog
 from dialogs.order_status_dialog import (
     FOLLOW,
     ORDER_NUMBER,
@@ -44,6 +45,7 @@ from dialogs.reply_activity import (
 )
 from dialogs.troubleshooting_dialog import TroubleshootingDialog
 from dialogs.turn_events import ForgetEvents, forget_analytics, record
+from handoff.cases import Reason
 from nlu.policy import Decision, Thresholds, decide
 from nlu.recognizer import Intent, Recognition, Recognizer
 from nlu.review import ReviewQueue, mask, says_not_what_i_meant
@@ -90,6 +92,10 @@ _INTERRUPTIONS = (
 )
 
 
+# A hand-off the customer took when the bot offered one to them upset.
+FRUSTRATED = Reason.FRUSTRATION.value
+
+
 class MainDialog(ComponentDialog):
     def __init__(
         self,
@@ -107,8 +113,11 @@ class MainDialog(ComponentDialog):
         review: ReviewQueue | None = None,
         last_message: StatePropertyAccessor | None = None,
         forget_events: ForgetEvents | None = None,
+        frustration: FrustrationWatch | None = None,
     ) -> None:
         super().__init__(MainDialog.__name__)
+        # None: upset customers are not looked for.
+        self._frustration = frustration
         self._forget_events = forget_events
         self._recognizer = recognizer
         # Messages not understood in a row, in this conversation: the second offers a person.
@@ -156,6 +165,12 @@ class MainDialog(ComponentDialog):
             answered = await self._answer_to_update(step)
             if answered is not None:
                 return answered
+            answer = self._frustration and await self._frustration.answer(step.context)
+            if answer == OfferAnswer.PERSON:
+                return await step.begin_dialog(self._handoff_id, {REASON: FRUSTRATED})
+            if answer == OfferAnswer.DECLINED:
+                await send_reply(step.context, replies.NOT_RESUMING)
+                return await step.end_dialog()
             recognition = await self._recognize(step.context)
         decision, intents = decide(recognition, self._thresholds)
         await self._remember_message(step.context, recognition)
@@ -164,6 +179,15 @@ class MainDialog(ComponentDialog):
             and (decision != Decision.ACT or recognition.intent != Intent.NONE)
         ):
             decision, intents = Decision.ACT, (Intent.ORDER_STATUS,)
+        if (
+            not options.get(INTENT)
+            and self._frustration is not None
+            and await self._frustration.offered(step.context, None)
+            and not (decision == Decision.ACT and intents[0].value in _TASKS)
+        ):
+            # Only the offer: the message asked for no task ("this is useless").
+            await self._not_understood.set(step.context, 0)
+            return await step.end_dialog()
         if decision == Decision.UNSURE:
             record(step.context, EventName.NOT_UNDERSTOOD,
                    guess=recognition.label or recognition.intent.value,
@@ -364,6 +388,9 @@ class MainDialog(ComponentDialog):
         return interrupted or await super().on_continue_dialog(inner_dc)
 
     async def _interrupt(self, inner_dc: DialogContext) -> DialogTurnResult | None:
+        upset = await self._upset(inner_dc)
+        if upset is not None:
+            return upset
         if inner_dc.context.turn_state.get(PICKED_CHOICE):
             return None
         recognition = await self._recognize(inner_dc.context)
@@ -395,6 +422,30 @@ class MainDialog(ComponentDialog):
         else:
             return await inner_dc.begin_dialog(self._handoff_id)
         return DialogTurnResult(DialogTurnStatus.Complete)
+
+    async def _upset(self, inner_dc: DialogContext) -> DialogTurnResult | None:
+        """In the middle of a task: the answer to an offer of a person, or an offer to make
+        (the task's question stays open)."""
+        if self._frustration is None:
+            return None
+        context = inner_dc.context
+        answer = await self._frustration.answer(context)
+        if answer == OfferAnswer.DECLINED:
+            await inner_dc.reprompt_dialog()
+            return DialogTurnResult(DialogTurnStatus.Waiting)
+        if answer == OfferAnswer.PERSON:
+            stopped = (await self._customer_contexts.get(context)).open_task
+            await inner_dc.cancel_all_dialogs()
+            if stopped is not None:
+                record(context, EventName.TASK_CANCELLED, stopped.what)
+            await self._customer_contexts.update(context, lambda c: c.end_task())
+            return await inner_dc.begin_dialog(self._handoff_id, {REASON: FRUSTRATED})
+        if context.turn_state.get(PICKED_CHOICE):
+            return None
+        task = (await self._customer_contexts.get(context)).open_task
+        if await self._frustration.offered(context, task.what if task else None):
+            return DialogTurnResult(DialogTurnStatus.Waiting)
+        return None
 
     async def _offer_resume(self, step: WaterfallStepContext) -> DialogTurnResult:
         context = await self._customer_contexts.get(step.context)

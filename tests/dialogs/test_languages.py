@@ -11,8 +11,10 @@ from __future__ import annotations
 import pytest
 from botbuilder.schema import Activity, ActivityTypes
 
+from bots.analytics_middleware import AnalyticsMiddleware
 from channels import replies
 from channels.text import known, localize
+from tests.conftest import NOW
 from tests.dialogs.test_booking import choices_in, say
 from tests.dialogs.test_order_status import Customer
 from troubleshooting.guides import load_guides
@@ -164,3 +166,41 @@ async def test_the_first_choice_tapped_in_the_language(language: str) -> None:
     shown = choices_in(await send_text(customer, greeting))
     assert shown[0] == localize(replies.ASK_ABOUT_ORDER, language) != replies.ASK_ABOUT_ORDER
     assert await say(customer, shown[0]) == [ORDER_STATUS[language][1]]
+
+
+USELESS = {
+    # Not understood, then "this is useless", on each language's channel.
+    "en": ("what's the weather like in Paris tomorrow?", "this is useless"),
+    "es": ("¿qué tiempo hace hoy en Madrid?", "esto no sirve para nada"),
+    "de": ("wie wird das Wetter morgen in Berlin?", "das ist doch nutzlos"),
+    "fr": ("quel temps fait-il à Paris demain ?", "c'est nul"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(USELESS))
+async def test_this_is_useless_after_a_miss_offers_a_person(language: str) -> None:
+    customer = Customer(CHANNEL.get(language, "webchat"))
+    recorded: list = []
+    customer.adapter.use(AnalyticsMiddleware(recorded.append, lambda: NOW))
+    missed, useless = USELESS[language]
+    assert await say(customer, missed) == [localize(replies.NOT_UNDERSTOOD.text, language)]
+    offer = await send_text(customer, useless)
+    assert [a.text for a in offer if a.text] == [localize(replies.FRUSTRATION_OFFER.text, language)]
+    person = localize(replies.ASK_FOR_PERSON, language)
+    assert person in choices_in(offer)
+    # Taking it hands the customer over, the reason being frustration.
+    assert await say(customer, person) == [localize(replies.TEAM_UNREACHABLE.text, language)]
+    names = [(e.name.value, e.props.get("reason")) for e in recorded]
+    assert ("frustrationNoticed", None) in names
+    assert ("handoffRequested", "frustration") in names
+
+
+async def test_the_offer_comes_once_a_task_and_the_task_goes_on() -> None:
+    customer = Customer("webchat")
+    assert await say(customer, "where is my order") == [replies.ASK_ORDER_NUMBER.text]
+    assert await say(customer, "THIS IS RIDICULOUS!!!") == [replies.FRUSTRATION_OFFER.text]
+    # "No thanks": the question that was open is asked again.
+    assert await say(customer, "No thanks") == [replies.ASK_ORDER_NUMBER.text]
+    # Upset again in the same task: no second offer, the message is the task's.
+    again = await say(customer, "this is so frustrating, it's ridiculous")
+    assert again != [replies.FRUSTRATION_OFFER.text]
