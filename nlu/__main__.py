@@ -182,6 +182,32 @@ def add(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def frustration(arguments: argparse.Namespace) -> int:
+    """For each threshold, the share of angry, annoyed and calm messages flagged, by language:
+    what FRUSTRATION_THRESHOLD is chosen on."""
+    from nlu.frustration import LABELLED_FILE, FrustrationScorer
+
+    path = Path(arguments.data) if arguments.data else LABELLED_FILE
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    scorer = FrustrationScorer()
+    scores = [(row, scorer.score(row["text"], row["language"]).score) for row in rows]
+    languages = sorted({row["language"] for row in rows})
+    print(f"{path.name}: {len(rows)} messages; flagged angry / annoyed / calm")
+    print("threshold  " + "  ".join(f"{lang:>16}" for lang in [*languages, "all"]))
+    for threshold in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0):
+        cells = []
+        for language in [*languages, None]:
+            shares = []
+            for label in ("angry", "annoyed", "calm"):
+                chosen = [s for r, s in scores
+                          if r["label"] == label and language in (None, r["language"])]  # fmt: skip
+                flagged = sum(s >= threshold for s in chosen)
+                shares.append(f"{100 * flagged / len(chosen):.0f}" if chosen else "-")
+            cells.append("/".join(shares))
+        print(f"{threshold:>9}  " + "  ".join(f"{cell:>16}" for cell in cells))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nlu", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -218,9 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     adding.add_argument("--lang", default="en")
     adding.add_argument("text")
 
+    upset = commands.add_parser("frustration", help="flagged shares on the labelled messages")
+    upset.add_argument("--data", help="labelled JSONL (default: nlu/data/frustration.jsonl)")
+
     arguments = parser.parse_args(argv)
     handlers = {"parse": parse, "evaluate": evaluate_command, "train": train,
-                "export-clu": export_clu, "review": review, "add": add}  # fmt: skip
+                "export-clu": export_clu, "review": review, "add": add,
+                "frustration": frustration}  # fmt: skip
     try:
         return handlers[arguments.command](arguments)
     except (TrainingDataError, ConfigError) as error:
