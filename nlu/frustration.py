@@ -73,7 +73,13 @@ class FrustrationScorer:
                 score += -compound * SENTIMENT_WEIGHT
                 reasons.append(f"sentiment:{compound:.2f}")
         letters = [c for c in text if c.isalpha()]
-        if len(letters) >= 8 and sum(c.isupper() for c in letters) / len(letters) >= 0.7:
+        words = re.findall(r"[^\W\d_]{2,}", text)
+        # Shouting is a sentence in capitals, not a reference ("AP-NOSUCH") or an acronym.
+        if (
+            len(words) >= 3
+            and len(letters) >= 10
+            and sum(c.isupper() for c in letters) / len(letters) >= 0.7
+        ):
             score += SHOUTING
             reasons.append("capitals")
         if re.search(r"!{2,}|\?!|!\?|\?{3,}", text):

@@ -42,7 +42,9 @@ def customer(request: pytest.FixtureRequest) -> Customer:
          [replies.ASK_ADDRESS.text]),
         ("I want to return my order", [replies.NOT_UNDERSTOOD.text]),
         ("I need to change my delivery address", [replies.NOT_UNDERSTOOD.text]),
-        ("your service is terrible, where is order 123456??", [STATUS_123456]),
+        # Upset, and asking for something the bot can do: a person offered, then the answer.
+        ("your service is terrible, where is order 123456??",
+         [replies.FRUSTRATION_OFFER.text, STATUS_123456]),
     ],
 )  # fmt: skip
 async def test_customers_as_they_really_write(

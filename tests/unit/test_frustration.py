@@ -61,7 +61,12 @@ def test_words_are_found_whatever_their_case_accents_or_ending(
     assert reason in SCORER.score(text, language).reasons
 
 
+def test_a_reference_in_capitals_is_not_shouting() -> None:
+    assert SCORER.score("AP-NOSUCH", "en").score == 0
+    assert "capitals" in SCORER.score("WHERE IS MY PARCEL", "en").reasons
+
+
 def test_a_word_inside_another_does_not_count() -> None:
-    """"con" is an insult in French, and also the start of "confirmer"."""
+    """ "con" is an insult in French, and also the start of "confirmer"."""
     assert SCORER.score("pouvez-vous confirmer la commande", "fr").score == 0
     assert SCORER.score("encore", "es").score == 0  # French word, Spanish message
