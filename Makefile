@@ -9,7 +9,7 @@ MAKEFLAGS += --jobs=4
 STEP   := tools/step.sh
 PIP    := -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test chat webchat playground lint format clean teams-package bench nlu-bench language-bench report
+.PHONY: run test chat webchat playground lint format clean teams-package bench profile nlu-bench language-bench report
 
 run: $(VENV)/.runtime
 	@$(BIN)/python app.py
@@ -44,6 +44,10 @@ playground: $(VENV)/.runtime $(PEERS)/node_modules/.installed
 # make bench ARGS="--users 20 --seconds 10" -> bench/results.json and bench/results.png
 bench: $(VENV)/.bench $(PEERS)/node_modules/.installed
 	$(BIN)/python -m bench.run $(ARGS)
+
+# Where a turn's time goes, everything on: py-spy samples the bot under the bench's load.
+profile: $(VENV)/.bench $(PEERS)/node_modules/.installed
+	$(BIN)/python -m bench.profile $(ARGS)
 
 # Language detectors on the held-out messages in English, Spanish, German and French.
 language-bench: $(VENV)/.bench

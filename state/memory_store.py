@@ -11,10 +11,11 @@ most one sweep's worth.
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+
+import orjson
 
 from state.documents import DocumentExists, DocumentWrite, EtagConflict, StoredDocument
 
@@ -23,7 +24,7 @@ _MIN_SWEEP_WRITES = 1000
 
 @dataclass(frozen=True)
 class _Entry:
-    body: str
+    body: bytes  # the document as JSON: callers never share the stored one
     etag: str
     expires_at: float | None
 
@@ -55,7 +56,7 @@ class MemoryDocumentStore:
         for key in keys:
             entry = self._entries.get(key)
             if entry is not None and entry.live(now):
-                found[key] = StoredDocument(json.loads(entry.body), entry.etag)
+                found[key] = StoredDocument(orjson.loads(entry.body), entry.etag)
         return found
 
     async def write(self, writes: Mapping[str, DocumentWrite]) -> dict[str, str]:
@@ -75,7 +76,9 @@ class MemoryDocumentStore:
         for key, write in writes.items():
             etags[key] = f"m{next(self._etags)}"
             expires_at = now + write.ttl if write.ttl else None
-            self._entries[key] = _Entry(json.dumps(write.data), etags[key], expires_at)
+            self._entries[key] = _Entry(
+                orjson.dumps(write.data, option=orjson.OPT_NON_STR_KEYS), etags[key], expires_at
+            )
         return etags
 
     def _sweep(self, now: float) -> None:

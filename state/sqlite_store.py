@@ -8,7 +8,6 @@ coroutine's transaction is never interleaved with another's.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
 import uuid
@@ -17,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
+
+import orjson
 
 from state.documents import (
     DocumentExists,
@@ -153,7 +154,7 @@ class SqliteDocumentStore:
             f"SELECT key, etag, body FROM documents WHERE key IN ({marks}) AND {_LIVE}",
             {**names, "now": time.time()},
         ).fetchall()
-        return {key: StoredDocument(json.loads(body), etag) for key, etag, body in rows}
+        return {key: StoredDocument(orjson.loads(body), etag) for key, etag, body in rows}
 
     def _write(self, writes: dict[str, DocumentWrite]) -> dict[str, str]:
         db = self._db
@@ -165,7 +166,7 @@ class SqliteDocumentStore:
                 row = {
                     "key": key,
                     "etag": uuid.uuid4().hex,
-                    "body": json.dumps(write.data, separators=(",", ":")),
+                    "body": orjson.dumps(write.data, option=orjson.OPT_NON_STR_KEYS).decode(),
                     "updated_at": datetime.now(UTC).isoformat(),
                     "expires_at": now + write.ttl if write.ttl else None,
                     "if_match": write.if_match,

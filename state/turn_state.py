@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from botbuilder.core import BotState, TurnContext
 from botbuilder.core.bot_state import CachedBotState
 
@@ -254,12 +254,12 @@ class _JsonCachedState(CachedBotState):
         self.state = state
         self.hash = _fingerprint(base)
 
-    def compute_hash(self, obj: object) -> str:
+    def compute_hash(self, obj: object) -> bytes:
         return _fingerprint(_as_json(obj if isinstance(obj, dict) else {}))
 
 
-def _fingerprint(data: dict) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+def _fingerprint(data: dict) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
 
 
 def _as_json(item: dict) -> dict:
