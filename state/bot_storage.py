@@ -53,11 +53,11 @@ class BotStorage(Storage):
         """The state dict BotState works with, from a stored document."""
         item = {}
         for name, value in data.items():
-            if codec.is_pickled(value):
+            try:
+                item[name] = codec.decode(value)
+            except codec.Pickled:
                 # Written by botbuilder-azure's jsonpickle: never restored as objects.
                 log.warning("state %s: %r was written by jsonpickle and is not read", key, name)
-                continue
-            item[name] = codec.decode(value)
         item[_ETAG] = etag
         return item
 

@@ -62,16 +62,22 @@ def encode(value: Any) -> Any:
     raise TypeError(f"state cannot store a {type(value).__module__}.{name}")
 
 
+class Pickled(ValueError):
+    """The value was written by jsonpickle (botbuilder-azure's format for objects)."""
+
+
 def decode(value: Any) -> Any:
+    """The value `encode` wrote; raises Pickled for what jsonpickle wrote (found on the same
+    walk, rather than a walk of its own before every decode)."""
     if isinstance(value, list):
         return [decode(item) for item in value]
     if not isinstance(value, dict):
         return value
     if TYPE not in value:
-        return {key: decode(item) for key, item in value.items()}
+        return _decode_dict(value)
     name, inner = value[TYPE], value.get(VALUE)
     if name == "dict":
-        return {key: decode(item) for key, item in inner.items()}
+        return _decode_dict(inner)
     if name == "datetime":
         return datetime.fromisoformat(inner)
     if name in _ENUMS:
@@ -85,18 +91,16 @@ def decode(value: Any) -> Any:
     raise ValueError(f"stored state names an unknown type {name!r}")
 
 
+def _decode_dict(value: dict) -> dict:
+    decoded = {}
+    for key, item in value.items():
+        if key.startswith("py/"):
+            raise Pickled(key)
+        decoded[key] = decode(item)
+    return decoded
+
+
 def _key(key: Any) -> str:
     if not isinstance(key, str):
         raise TypeError(f"state keys must be strings, not {type(key).__name__}")
     return key
-
-
-def is_pickled(value: Any) -> bool:
-    """Whether jsonpickle wrote this (botbuilder-azure's format for objects)."""
-    if isinstance(value, dict):
-        return any(key.startswith("py/") for key in value) or any(
-            is_pickled(item) for item in value.values()
-        )
-    if isinstance(value, list):
-        return any(is_pickled(item) for item in value)
-    return False

@@ -46,13 +46,23 @@ class CustomerContextAccessor:
 
     PROPERTY = CONTEXT_PROPERTY
     _CHANGES = "customerContext.changes"
+    # The context read this turn, with the stored document it was read from: a turn reads
+    # it a few times and changes it a few times, and each read was a full validation.
+    _READ = "customerContext.read"
 
     def __init__(self, customer_state: CustomerState, privacy: PrivacyPolicy | None = None) -> None:
         self._property = customer_state.create_property(self.PROPERTY)
         self._privacy = privacy or PrivacyPolicy()
 
     async def get(self, turn_context: TurnContext) -> CustomerContext:
-        return CustomerContext.from_json(await self._property.get(turn_context, dict))
+        """The turn's customer context, to read: change it only through `update`."""
+        stored = await self._property.get(turn_context, dict)
+        read = turn_context.turn_state.get(self._READ)
+        if read is not None and read[0] is stored:
+            return read[1]
+        context = CustomerContext.from_json(stored)
+        turn_context.turn_state[self._READ] = (stored, context)
+        return context
 
     async def update(self, turn_context: TurnContext, change: Change) -> CustomerContext:
         """Applies `change` now, and again to a fresher context if another turn wrote one."""
@@ -70,7 +80,9 @@ class CustomerContextAccessor:
         changes.append(allowed)
         context = await self.get(turn_context)
         allowed(context)
-        await self._property.set(turn_context, context.to_json())
+        stored = context.to_json()
+        await self._property.set(turn_context, stored)
+        turn_context.turn_state[self._READ] = (stored, context)
         replay_on_conflict(turn_context, self.PROPERTY, lambda fresh: _replay(changes, fresh))
         return context
 

@@ -34,9 +34,26 @@ def test_a_stored_document_cannot_name_a_class_to_build() -> None:
     # What jsonpickle would restore (and run) is refused here.
     with pytest.raises(ValueError, match="unknown type"):
         codec.decode({"$type": "os.system", "$value": "echo owned"})
-    assert codec.decode({"py/object": "os.system"}) == {"py/object": "os.system"}
+    # What jsonpickle wrote is recognised, and never built (the storage skips it).
+    with pytest.raises(codec.Pickled):
+        codec.decode({"py/object": "os.system"})
+    with pytest.raises(codec.Pickled):
+        codec.decode({"conversation": [{"state": {"py/object": "os.system"}}]})
 
 
 def test_an_unlisted_object_cannot_be_stored() -> None:
     with pytest.raises(TypeError, match="cannot store"):
         codec.encode({"x": object()})
+
+
+def test_state_written_by_jsonpickle_is_skipped_and_the_rest_read() -> None:
+    from state.bot_storage import BotStorage
+    from state.memory_store import MemoryDocumentStore
+
+    storage = BotStorage(MemoryDocumentStore())
+    item = storage.item(
+        "conversation/1",
+        {"DialogState": {"py/object": "botbuilder.dialogs.DialogState"}, "offeredChoices": ["Yes"]},
+        "m1",
+    )
+    assert item == {"offeredChoices": ["Yes"], "e_tag": "m1"}
