@@ -61,7 +61,7 @@ ENTRY_POINTS: tuple[tuple[str, str], ...] = (
     ("understanding (recognize)", r"^recognize \(.*nlu/"),
     ("Confirm and choice prompts' recognition", r"^on_recognize \(.*botbuilder/dialogs/prompts"),
     ("rendering replies (channels/render)", r"^render \(.*channels/render"),
-    ("analytics middleware", r"^on_turn \(.*analytics_middleware"),
+    ("the turn itself (inside the middleware)", r"^on_turn \(.*analytics_middleware"),
     ("logging", r"/logging/__init__"),
 )
 
@@ -151,7 +151,7 @@ async def profile(storage: str, users: int, seconds: float) -> dict:
             cosmos.stop()
         await connector_runner.cleanup()
         await orders_runner.cleanup()
-    summary = summarise(read_stacks(STACKS.read_text()))
+    summary = summarise(read_stacks(STACKS.read_text(errors="replace")))
     summary.update(
         storage=storage, users=users, seconds=seconds, turns=len(latencies), errors=errors,
         turns_per_second=round(len(latencies) / seconds, 1),
