@@ -8,6 +8,7 @@ is answered in English, with an apology.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 
@@ -125,6 +126,9 @@ def _pieces(messages: list[Activity]) -> list[tuple[str, object]]:
     for message in messages:
         if message.text:
             pieces.append((message.text, lambda value, m=message: setattr(m, "text", value)))
+        if message.suggested_actions:
+            # The buttons are changed: never those of an activity kept elsewhere (a prompt's).
+            message.suggested_actions = copy.deepcopy(message.suggested_actions)
         actions = message.suggested_actions.actions if message.suggested_actions else []
         for action in actions:
             if isinstance(action.title, str) and action.title:

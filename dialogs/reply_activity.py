@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from botbuilder.core import TurnContext
 from botbuilder.dialogs.choices import ListStyle
 from botbuilder.dialogs.prompts import ConfirmPrompt, PromptOptions
@@ -29,6 +31,16 @@ FOR_AGENT = "forAgent"
 PICKED_CHOICE = "pickedChoice"
 
 
+class ReplyActivity(Activity):
+    """A reply made for one send. TurnContext.send_activities deep-copies every activity
+    it sends (a tenth of a turn's CPU) to protect one a caller might reuse; a reply is built
+    for its send, and what sending changes (addressing, id, input hint) is set on the copy,
+    so a shallow copy protects it as well. Stored in dialog state as a plain Activity."""
+
+    def __deepcopy__(self, memo: dict) -> ReplyActivity:
+        return copy.copy(self)
+
+
 def reply_activities(turn_context: TurnContext, reply: Reply) -> list[Activity]:
     incoming = turn_context.activity
     language = turn_context.turn_state.get(LANGUAGE)
@@ -37,7 +49,7 @@ def reply_activities(turn_context: TurnContext, reply: Reply) -> list[Activity]:
     turn_context.turn_state[SHOWN_CHOICES] = [localize(choice, language) for choice in offered]
     conversation_type = getattr(incoming.conversation, "conversation_type", None)
     return [
-        from_json(Activity, message)
+        from_json(ReplyActivity, message)
         for message in render(reply, incoming.channel_id, conversation_type, language=language)
     ]
 

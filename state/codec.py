@@ -59,6 +59,9 @@ def encode(value: Any) -> Any:
         return {TYPE: name, VALUE: wire.to_json(value)}
     if _OBJECTS.get(name) is type(value):
         return {TYPE: name, VALUE: {attr: encode(item) for attr, item in vars(value).items()}}
+    for model_name, model in _MODELS.items():
+        if isinstance(value, model):  # a subclass (a reply): stored, and read, as its model
+            return {TYPE: model_name, VALUE: wire.to_json(value)}
     raise TypeError(f"state cannot store a {type(value).__module__}.{name}")
 
 
