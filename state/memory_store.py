@@ -24,7 +24,7 @@ _MIN_SWEEP_WRITES = 1000
 
 @dataclass(frozen=True)
 class _Entry:
-    body: bytes  # the document as JSON: callers never share the stored one
+    body: str  # the document as JSON: callers never share the stored one
     etag: str
     expires_at: float | None
 
@@ -77,7 +77,9 @@ class MemoryDocumentStore:
             etags[key] = f"m{next(self._etags)}"
             expires_at = now + write.ttl if write.ttl else None
             self._entries[key] = _Entry(
-                orjson.dumps(write.data, option=orjson.OPT_NON_STR_KEYS), etags[key], expires_at
+                orjson.dumps(write.data, option=orjson.OPT_NON_STR_KEYS).decode(),
+                etags[key],
+                expires_at,
             )
         return etags
 

@@ -155,7 +155,7 @@ async def stored_customer(
 async def everything_stored(documents: DocumentStore) -> str:
     """Every key and document the store holds, as one text to search."""
     if isinstance(documents, MemoryDocumentStore):
-        items = {key: entry.body.decode() for key, entry in documents._entries.items()}
+        items = {key: entry.body for key, entry in documents._entries.items()}
     elif isinstance(documents, SqliteDocumentStore):
         with sqlite3.connect(documents.path) as db:
             items = dict(db.execute("SELECT key, body FROM documents"))
