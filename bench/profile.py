@@ -21,10 +21,8 @@ import sys
 from collections import Counter
 from tempfile import TemporaryDirectory
 
-from aiohttp import web
-
-from bench.processes import ROOT, cpu_seconds, serve, start_bot, stop_bot, wait_until_up
-from bench.run import Connector, drive, order
+from bench.processes import ROOT, cpu_seconds, start_bot, stop_bot, wait_until_up
+from bench.run import drive, stand_ins
 from tools.local_peers import KEY, CosmosServer
 
 STACKS = ROOT / "bench" / "profile-stacks.txt"
@@ -107,16 +105,7 @@ async def profile(storage: str, users: int, seconds: float) -> dict:
     spy = shutil.which("py-spy", path=str(ROOT / ".venv" / "bin")) or shutil.which("py-spy")
     if spy is None:
         raise SystemExit("py-spy is not installed: run make profile (it installs it)")
-    connector = Connector()
-    connector_app = web.Application()
-    connector_app.router.add_post("/v3/conversations/{conversation}/activities", connector.receive)
-    connector_app.router.add_post(
-        "/v3/conversations/{conversation}/activities/{reply_to}", connector.receive
-    )
-    orders_app = web.Application()
-    orders_app.router.add_get("/orders/{number}", order)
-    connector_runner, connector.url = await serve(connector_app)
-    orders_runner, orders_url = await serve(orders_app)
+    connector, orders_url, runners = await stand_ins()
     cosmos = CosmosServer(True, 0.0) if storage == "cosmos" else None
     try:
         with TemporaryDirectory() as data_dir:
@@ -149,8 +138,8 @@ async def profile(storage: str, users: int, seconds: float) -> dict:
     finally:
         if cosmos:
             cosmos.stop()
-        await connector_runner.cleanup()
-        await orders_runner.cleanup()
+        for runner in runners:
+            await runner.cleanup()
     summary = summarise(read_stacks(STACKS.read_text(errors="replace")))
     summary.update(
         storage=storage, users=users, seconds=seconds, turns=len(latencies), errors=errors,

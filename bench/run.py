@@ -146,10 +146,9 @@ async def measure(bot: str, storage: str, env: dict[str, str], users: int, secon
     return result
 
 
-async def run(
-    users: int, seconds: float, storages: list[str], latencies: list[float], keep_alive: bool,
-    customers: int = 10_000,
-) -> dict:  # fmt: skip
+async def stand_ins() -> tuple[Connector, str, list[web.AppRunner]]:
+    """The channel's connector and the order API, served on loopback: the connector, the
+    order API's URL, and the runners to clean up."""
     connector = Connector()
     connector_app = web.Application()
     connector_app.router.add_post("/v3/conversations/{conversation}/activities", connector.receive)
@@ -160,6 +159,14 @@ async def run(
     orders_app.router.add_get("/orders/{number}", order)
     connector_runner, connector.url = await serve(connector_app)
     orders_runner, orders_url = await serve(orders_app)
+    return connector, orders_url, [connector_runner, orders_runner]
+
+
+async def run(
+    users: int, seconds: float, storages: list[str], latencies: list[float], keep_alive: bool,
+    customers: int = 10_000,
+) -> dict:  # fmt: skip
+    connector, orders_url, runners = await stand_ins()
     # Each Cosmos DB latency is its own storage: the server holds every request that long.
     runs = [
         (storage, latency)
@@ -196,8 +203,8 @@ async def run(
                     if cosmos:
                         cosmos.stop()
     finally:
-        await connector_runner.cleanup()
-        await orders_runner.cleanup()
+        for runner in runners:
+            await runner.cleanup()
     by = {(r.bot, r.storage): r for r in results}
     ratios = {
         storage: round(
