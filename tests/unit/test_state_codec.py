@@ -57,3 +57,47 @@ def test_state_written_by_jsonpickle_is_skipped_and_the_rest_read() -> None:
         "m1",
     )
     assert item == {"offeredChoices": ["Yes"], "e_tag": "m1"}
+
+
+def test_a_reply_is_copied_shallowly_when_sent_and_stored_as_an_activity() -> None:
+    import copy
+
+    from botbuilder.schema import CardAction, SuggestedActions
+
+    from dialogs.reply_activity import ReplyActivity
+
+    reply = ReplyActivity(
+        type="message",
+        text="Is this about order 123456?",
+        suggested_actions=SuggestedActions(actions=[CardAction(type="imBack", title="Yes")]),
+    )
+    sent = copy.deepcopy(reply)  # what TurnContext.send_activities does to every activity
+    assert sent is not reply and sent.suggested_actions is reply.suggested_actions
+    sent.text = "changed on the copy"
+    assert reply.text == "Is this about order 123456?"
+    stored = codec.encode(reply)
+    assert stored["$type"] == "Activity"
+    assert type(codec.decode(stored)).__name__ == "Activity"
+
+
+async def test_the_customer_context_is_read_once_a_turn_and_follows_its_changes() -> None:
+    from botbuilder.core import MemoryStorage, TurnContext
+    from botbuilder.core.adapters import TestAdapter
+    from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
+
+    from state.customer_context import CUSTOMER_ID, CustomerContextAccessor, CustomerState
+
+    state = CustomerState(MemoryStorage())
+    contexts = CustomerContextAccessor(state)
+    activity = Activity(
+        type="message", text="hi", channel_id="webchat",
+        conversation=ConversationAccount(id="c1"), from_property=ChannelAccount(id="u1"),
+    )  # fmt: skip
+    turn = TurnContext(TestAdapter(), activity)
+    turn.turn_state[CUSTOMER_ID] = "customer-1"
+    await state.load(turn)
+    first = await contexts.get(turn)
+    assert await contexts.get(turn) is first  # validated once, not at every read
+    changed = await contexts.update(turn, lambda c: c.prefer_language("es"))
+    assert (await contexts.get(turn)).preferences.language == "es"
+    assert await contexts.get(turn) is changed
