@@ -35,9 +35,11 @@ def cpu_seconds(pid: int) -> float:
 
 def start_bot(bot: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    command = (
-        [sys.executable, "app.py"] if bot == "ours" else [sys.executable, "-m", "bench.samples_bot"]
-    )
+    command = {
+        "ours": [sys.executable, "app.py"],
+        "samples": [sys.executable, "-m", "bench.samples_bot"],
+        "raw": [sys.executable, "-m", "bench.raw_bot"],
+    }[bot]
     process = subprocess.Popen(
         command,
         cwd=ROOT,

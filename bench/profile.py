@@ -125,14 +125,15 @@ async def profile(storage: str, users: int, seconds: float) -> dict:
                     spy, "record", "--pid", str(process.pid), "--rate", "200", "--format", "raw",
                     "--duration", str(int(seconds)), "--output", str(STACKS), "--nonblocking",
                     "--full-filenames",
-                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
                 )  # fmt: skip
                 cpu_before = cpu_seconds(process.pid)
                 latencies, errors = await drive(bot_url, connector, users, seconds)
                 cpu = cpu_seconds(process.pid) - cpu_before
-                _, stderr = await record.communicate()
+                said, _ = await record.communicate()
                 if record.returncode != 0:
-                    raise SystemExit(f"py-spy failed: {stderr.decode(errors='replace')[-500:]}")
+                    said_text = said.decode(errors="replace")[-500:]
+                    raise SystemExit(f"py-spy failed ({record.returncode}): {said_text}")
             finally:
                 stop_bot(process)
     finally:

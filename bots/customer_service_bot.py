@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botbuilder.core import ActivityHandler, ConversationState, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsInfo
-from botbuilder.dialogs import Dialog, DialogExtensions, DialogSet
+from botbuilder.dialogs import Dialog
 from botbuilder.schema import Activity, ChannelAccount
 
 from analytics.events import EventName
@@ -33,6 +33,7 @@ from customers.context import ChannelAccountRecord, CustomerContext
 from customers.identity import EmailLookup, IdentityService, LinkOutcome
 from customers.link_codes import code_in_link_command, is_unlink_command
 from customers.privacy import PrivacyPolicy
+from dialogs.dialog_runner import DialogRunner
 from dialogs.handoff_dialog import CASE, FOLLOW_UP, OFFERED_BEFORE, REASON, WHY_NO_PERSON
 from dialogs.main_dialog import HANDOFF, RESUME
 from dialogs.reply_activity import (
@@ -95,9 +96,8 @@ class CustomerServiceBot(ActivityHandler):
         self._conversation_state = conversation_state
         self._customer_contexts = customer_contexts
         self._identity = identity
-        self._dialog = dialog
         self._clock = clock
-        self._dialog_state = conversation_state.create_property("DialogState")
+        self._dialogs = DialogRunner(dialog, conversation_state.create_property("DialogState"))
         self._offered_choices = conversation_state.create_property("offeredChoices")
         self._shown_choices = conversation_state.create_property("shownChoices")
         self._welcomed = conversation_state.create_property("welcomedMembers")
@@ -315,12 +315,10 @@ class CustomerServiceBot(ActivityHandler):
             # "Can we speak Spanish?": said so in that language; a task under way goes on.
             await self._switched_language(turn_context, language.language)
             return
-        await DialogExtensions.run_dialog(self._dialog, turn_context, self._dialog_state)
+        await self._dialogs.run(turn_context)
 
     async def _switched_language(self, turn_context: TurnContext, language: str) -> None:
-        dialogs = DialogSet(self._dialog_state)
-        dialogs.add(self._dialog)
-        under_way = (await dialogs.create_context(turn_context)).active_dialog is not None
+        under_way = (await self._dialogs.context(turn_context)).active_dialog is not None
         name = replies.LANGUAGE_NAMES[language]
         await send_reply(
             turn_context,
@@ -381,11 +379,9 @@ class CustomerServiceBot(ActivityHandler):
         return context.resumable_elsewhere(channel, self._clock()) is not None
 
     async def _begin_main_dialog(self, turn_context: TurnContext, options: dict) -> None:
-        dialogs = DialogSet(self._dialog_state)
-        dialogs.add(self._dialog)
-        dialog_context = await dialogs.create_context(turn_context)
+        dialog_context = await self._dialogs.context(turn_context)
         await dialog_context.cancel_all_dialogs()
-        await dialog_context.begin_dialog(self._dialog.id, options)
+        await dialog_context.begin_dialog(self._dialogs.dialog.id, options)
 
 
 def channel_account(activity: Activity) -> CustomerChannelAccount | None:

@@ -111,11 +111,28 @@ def find_device(text: str, devices: Mapping[str, Sequence[str]]) -> str | None:
     accents or not ("móvil", "movil")."""
     lowered = f" {re.sub(r'[^a-z0-9-]+', ' ', _plain(text.lower()))} "
     best: tuple[int, str] | None = None
-    for category, words in devices.items():
-        for word in words:
-            if f" {_plain(word)} " in lowered and (best is None or len(word) > best[0]):
-                best = (len(word), category)
+    for padded, length, category in _device_words(devices):
+        if padded in lowered and (best is None or length > best[0]):
+            best = (length, category)
     return best[1] if best else None
+
+
+# The synonyms made plain once per catalogue (the recognisers' own, kept for the process),
+# not for every message (70 a message).
+_DEVICE_WORDS: dict[int, tuple[Mapping[str, Sequence[str]], list[tuple[str, int, str]]]] = {}
+
+
+def _device_words(devices: Mapping[str, Sequence[str]]) -> list[tuple[str, int, str]]:
+    if not devices:
+        return []
+    known = _DEVICE_WORDS.get(id(devices))
+    if known is None or known[0] is not devices:
+        words = [(f" {_plain(word)} ", len(word), category)
+                 for category, synonyms in devices.items() for word in synonyms]  # fmt: skip
+        if len(_DEVICE_WORDS) >= 16:  # a catalogue per language; any other is a caller's own
+            _DEVICE_WORDS.clear()
+        known = _DEVICE_WORDS[id(devices)] = (devices, words)
+    return known[1]
 
 
 def _plain(text: str) -> str:

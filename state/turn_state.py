@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,11 +48,18 @@ _BASE = "turnState.base"  # each key's properties as loaded, as JSON
 _REPLAYS = "turnState.replays"
 _DISCARDED = "turnState.discarded"
 _CLAIM = "turnState.claim"
+_BEFORE_SAVE = "turnState.beforeSave"
 
 
 def replay_on_conflict(turn_context: TurnContext, property_name: str, replay: Replay) -> None:
     """Registers how to apply this turn's changes of a property to a fresher copy of it."""
     turn_context.turn_state.setdefault(_REPLAYS, {})[property_name] = replay
+
+
+def before_save(turn_context: TurnContext, name: str, hook: Callable[[], Awaitable[None]]) -> None:
+    """Runs `hook` once before the turn's state is next saved: a property changed several
+    times a turn is encoded once, at save, rather than at every change."""
+    turn_context.turn_state.setdefault(_BEFORE_SAVE, {})[name] = hook
 
 
 def discard_changes(turn_context: TurnContext) -> None:
@@ -143,12 +150,18 @@ class TurnState:
         turn_context.turn_state[_BASE] = {}
         turn_context.turn_state[_REPLAYS] = {}
         keyed = self._keyed(turn_context)
-        found = await self._storage.read([key for _, key in keyed])
+        found = await self._storage.documents.read([key for _, key in keyed])
         for state, key in keyed:
+            stored = found.get(key)
             # A state not stored yet is {"e_tag": None}, not {}: botbuilder reads an empty
             # state again on every property access.
-            item = found.get(key) or {"e_tag": None}
-            base = _as_json(item)
+            item = self._storage.item(key, stored.data, stored.etag) if stored else {"e_tag": None}
+            # The stored JSON is the state as JSON already (what was not read is left out).
+            base = (
+                {name: value for name, value in stored.data.items() if name in item}
+                if stored
+                else {}
+            )
             turn_context.turn_state[_BASE][key] = base
             turn_context.turn_state[state._context_service_key] = _JsonCachedState(item, base)
 
@@ -158,6 +171,8 @@ class TurnState:
         if turn_context.turn_state.get(_DISCARDED):
             await self._storage.documents.write(self._answered(turn_context))
             return
+        for hook in turn_context.turn_state.pop(_BEFORE_SAVE, {}).values():
+            await hook()
         pending: dict[str, tuple[CachedBotState, dict, str]] = {}
         for state, key in self._keyed(turn_context):
             cached = state.get_cached_state(turn_context)

@@ -75,6 +75,20 @@ async def test_happy_path(customer: Customer) -> None:
     assert sent[1].text == STATUS_123456
 
 
+async def test_the_dialog_state_is_traced_for_the_emulator_only() -> None:
+    # The Emulator's inspector shows a "Bot State" trace of dialog memory; no other channel
+    # shows traces, so none is made for them (its deep copy was a tenth of a turn).
+    for channel, traced in (("emulator", True), ("webchat", False)):
+        customer = Customer(channel)
+        customer.adapter.send_trace_activities = True  # as the Emulator's adapter would
+        sent = await customer.send(Activity(type=ActivityTypes.message, text="where is my order"))
+        traces = [a for a in sent if a.type == ActivityTypes.trace]
+        assert [a.text for a in sent if a.type == ActivityTypes.message] == [
+            replies.ASK_ORDER_NUMBER.text
+        ]
+        assert [t.label for t in traces] == (["Bot State"] if traced else [])
+
+
 async def test_the_order_number_in_the_first_message_is_used(customer: Customer) -> None:
     assert await customer.say("where is order #123-456?") == [STATUS_123456]
 

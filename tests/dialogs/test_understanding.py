@@ -21,7 +21,7 @@ class Scripted:
 
 
 def scripted(customer: Customer, recognition: Recognition) -> None:
-    customer.parts.bot._dialog._recognizer = Scripted(recognition)  # type: ignore[attr-defined]
+    customer.parts.bot._dialogs.dialog._recognizer = Scripted(recognition)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=CHANNELS)

@@ -145,3 +145,61 @@ async def test_keyed_locks_serialise_a_key_and_forget_it_after() -> None:
     assert not any({"a", "b"} <= seen for seen in overlaps)
     assert any({"a", "c"} <= seen for seen in overlaps)
     assert len(locks) == 0
+
+
+async def test_a_customer_changed_three_times_is_encoded_once_and_saved_with_every_change(
+    storage: BotStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from customers.context import CustomerContext
+
+    dumps = 0
+    to_json = CustomerContext.to_json
+
+    def counted(self: CustomerContext) -> dict:
+        nonlocal dumps
+        dumps += 1
+        return to_json(self)
+
+    monkeypatch.setattr(CustomerContext, "to_json", counted)
+    one = Process(storage)
+    first = one.turn()
+    await one.turn_state.load(first)
+    await one.customers.update(first, lambda c: c.count_message())
+    await one.customers.update(first, lambda c: c.remember_intent("orderStatus"))
+    await one.customers.update(first, lambda c: c.remember_order("123456", NOW, "webchat"))
+    assert dumps == 0  # nothing encoded until the save
+    await one.turn_state.save(first)
+    assert dumps == 1
+
+    # A change after a save is saved by the next save, and read back by a new turn.
+    await one.customers.update(first, lambda c: c.count_message())
+    await one.turn_state.save(first)
+    check = Process(storage).turn("c2", "a2")
+    other = Process(storage)
+    await other.turn_state.load(check)
+    context = await other.customers.get(check)
+    assert (context.message_count, context.last_intent, context.last_order_number) == (
+        2, "orderStatus", "123456",
+    )  # fmt: skip
+
+
+async def test_a_turn_that_changes_nothing_writes_nothing(storage: BotStorage) -> None:
+    one = Process(storage)
+    first = one.turn()
+    await one.turn_state.load(first)
+    await one.customers.update(first, lambda c: c.count_message())
+    await one.notes.set(first, {"step": 1, "when": NOW})
+    await one.turn_state.save(first)
+    stored = await storage.documents.read(["customers/alice", "webchat/conversations/c1"])
+    assert len(stored) == 2
+
+    # Read again and only read: what was loaded is compared as the stored JSON it came from.
+    again = one.turn(activity_id="a2")
+    await one.turn_state.load(again)
+    assert (await one.notes.get(again))["when"] == NOW
+    await one.customers.get(again)
+    await one.turn_state.save(again)
+    after = await storage.documents.read(["customers/alice", "webchat/conversations/c1"])
+    assert {key: doc.etag for key, doc in after.items()} == {
+        key: doc.etag for key, doc in stored.items()
+    }
