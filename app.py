@@ -411,7 +411,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> web.Applicati
     return app
 
 
-async def _settle_heap(_: web.Application) -> None:
+async def settle_heap(_: web.Application) -> None:
     """What start-up built (trained models, catalogs, recognisers: 215,000 objects) lives as
     long as the process. Frozen, the collector no longer walks it at every full collection:
     those took 270 ms each, every few hundred turns (measured under `make bench`)."""
@@ -634,7 +634,7 @@ def serve(settings: Settings, also: str = "") -> None:
     try:
         app = create_app(settings)
         # Last at start-up, and only for a process that is the bot (not a test's bots).
-        app.on_startup.append(_settle_heap)
+        app.on_startup.append(settle_heap)
         web.run_app(app, host=settings.HOST, port=settings.PORT, print=announce)
     except StorageError as error:
         print(f"Cannot start: state storage: {error} (check STORAGE and DATA_DIR)", file=sys.stderr)

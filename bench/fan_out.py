@@ -28,8 +28,8 @@ from tempfile import TemporaryDirectory
 import aiohttp
 from aiohttp import web
 
-from app import BOT_PARTS, create_app
-from bench.processes import cpu_seconds, serve, wait_until_up
+from app import BOT_PARTS, create_app, settle_heap
+from bench.processes import cpu_seconds, resident_mb, serve, wait_until_up
 from channels.reference import ConversationRef
 from config import load_settings
 from customers.context import CustomerContext, Topic
@@ -113,15 +113,9 @@ def serve_seeded(env: dict[str, str], customers: int, service_url: str) -> None:
 
     # After the app's own start-up (its cleanup_ctx opens the store).
     app.on_startup.append(seeded)
+    app.on_startup.append(settle_heap)  # as the bot's own process does
     logging.basicConfig(level=logging.WARNING)
     web.run_app(app, host="127.0.0.1", port=settings.PORT, print=None, access_log=None)
-
-
-def resident_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def outbox_bytes(data_dir: Path) -> int:

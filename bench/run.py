@@ -21,7 +21,7 @@ import os
 import platform
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from statistics import quantiles
@@ -32,7 +32,15 @@ from aiohttp import web
 
 from bench.fan_out import measure_fan_out
 from bench.handoff import measure_relay
-from bench.processes import ROOT, cpu_seconds, serve, start_bot, stop_bot, wait_until_up
+from bench.processes import (
+    ROOT,
+    cpu_seconds,
+    resident_mb,
+    serve,
+    start_bot,
+    stop_bot,
+    wait_until_up,
+)
 from tools.local_peers import KEY, CosmosServer
 
 RESULTS = ROOT / "bench" / "results.json"
@@ -51,6 +59,10 @@ class Result:
     p50_ms: float
     p99_ms: float
     cpu_ms_per_turn: float
+    conversation: str = "order status"
+    customers: int = 0
+    rss_mb: float = 0.0  # the bot process after the run
+    kb_per_customer: float = 0.0  # its growth over the run, a customer (a conversation)
 
 
 class Connector:
@@ -74,9 +86,46 @@ async def order(request: web.Request) -> web.Response:
     )
 
 
+# A conversation: what the customer sends each turn, and how the bot's answer starts.
+Script = list[tuple[dict, str]]
+
+
+def order_status() -> Script:
+    return [
+        ({"type": "message", "text": "where is my order?"}, "Can you provide your order number?"),
+        ({"type": "message", "text": "123456"}, "Your order 123456 is"),
+    ]
+
+
+def tasks() -> Script:
+    """The tasks added since the order status: a device problem understood, then the
+    router guide's steps answered with its buttons to "fixed", read from the guide."""
+    from channels import replies
+    from troubleshooting.guides import Outcome, load_guides
+
+    guide = load_guides()["router"]
+    opener = {"type": "message", "text": "my wifi keeps dropping"}
+    fixed: list[Script] = []
+    paths: deque[tuple[str, Script]] = deque([(guide.start, [])])
+    while paths:
+        step, script = paths.popleft()
+        for answer, target in guide.steps[step].answers.items():
+            said = {"type": "message", "text": answer}
+            if target == Outcome.FIXED:
+                fixed.append([(opener, guide.steps[guide.start].say), *script,
+                              (said, replies.FIXED.text)])  # fmt: skip
+            elif target in guide.steps and len(script) < len(guide.steps):
+                paths.append((target, [*script, (said, guide.steps[target].say)]))
+    return fixed[-1]  # the longest way to "fixed": every step a turn
+
+
+CONVERSATIONS = {"order status": order_status, "tasks": tasks}
+
+
 async def drive(
-    bot_url: str, connector: Connector, users: int, seconds: float
+    bot_url: str, connector: Connector, users: int, seconds: float, script: Script | None = None
 ) -> tuple[list[float], int]:
+    script = script if script is not None else order_status()
     latencies: list[float] = []
     errors = 0
     deadline = time.monotonic() + seconds
@@ -112,35 +161,40 @@ async def drive(
                 ids = uuid.uuid4().hex, f"user-{uuid.uuid4().hex[:12]}"
                 members = [{"id": ids[1]}, {"id": "bot"}]
                 await turn(activity(*ids, type="conversationUpdate", membersAdded=members), "Hi")
-                await turn(activity(*ids, type="message", text="where is my order?"),
-                           "Can you provide your order number?")  # fmt: skip
-                await turn(activity(*ids, type="message", text="123456"), "Your order 123456 is")
+                for fields, expected in script:
+                    await turn(activity(*ids, **fields), expected)
 
         await asyncio.gather(*(user() for _ in range(users)))
     return latencies, errors
 
 
 async def measure(bot: str, storage: str, env: dict[str, str], users: int, seconds: float,
-                  connector: Connector) -> Result:  # fmt: skip
+                  connector: Connector, conversation: str = "order status") -> Result:  # fmt: skip
+    script = CONVERSATIONS[conversation]()
     process, bot_url = start_bot(bot, env)
     try:
         await wait_until_up(bot_url.replace("/api/messages", "/healthz"), process)
-        await drive(bot_url, connector, users, min(2.0, seconds))  # warm up
+        await drive(bot_url, connector, users, min(2.0, seconds), script)  # warm up
         cpu_before, started = cpu_seconds(process.pid), time.monotonic()
-        latencies, errors = await drive(bot_url, connector, users, seconds)
+        rss_before = resident_mb(process.pid)
+        latencies, errors = await drive(bot_url, connector, users, seconds, script)
         elapsed, cpu = time.monotonic() - started, cpu_seconds(process.pid) - cpu_before
+        rss_after = resident_mb(process.pid)
     finally:
         stop_bot(process)
     cuts = quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    customers = len(latencies) // (len(script) + 1)  # each a conversation of its own
     result = Result(
         bot, storage, users, round(elapsed, 2), len(latencies), errors,
         round(len(latencies) / elapsed, 1), round(cuts[49] * 1000, 1), round(cuts[98] * 1000, 1),
-        round(cpu / max(len(latencies), 1) * 1000, 3),
+        round(cpu / max(len(latencies), 1) * 1000, 3), conversation, customers,
+        round(rss_after, 1), round(1024 * (rss_after - rss_before) / max(customers, 1), 1),
     )  # fmt: skip
     print(
-        f"{bot:>7} {storage:>6}: {result.turns_per_second:8.1f} turns/s"
+        f"{bot:>7} {storage:>6} {conversation:>12}: {result.turns_per_second:8.1f} turns/s"
         f"  p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms"
-        f"  cpu {result.cpu_ms_per_turn:6.2f} ms/turn  errors {errors}",
+        f"  cpu {result.cpu_ms_per_turn:6.2f} ms/turn  {result.kb_per_customer:6.1f} KB/customer"
+        f"  errors {errors}",
         flush=True,
     )
     return result
@@ -191,8 +245,15 @@ async def run(
                             COSMOS_DATABASE="bench", COSMOS_CONTAINER="state",
                             COSMOS_VERIFY_TLS="false", COSMOS_CREATE_CONTAINER="true",
                         )  # fmt: skip
+                    if storage == "memory":
+                        # The limit: the same I/O written directly on aiohttp.
+                        results.append(await measure("raw", label, env, users, seconds, connector))
                     for bot in ("ours", "samples") if storage != "sqlite" else ("ours",):
                         results.append(await measure(bot, label, env, users, seconds, connector))
+                    # The newer tasks (troubleshooting), ours only: the samples have none.
+                    results.append(
+                        await measure("ours", label, env, users, seconds, connector, "tasks")
+                    )
                     if storage == "memory":
                         # What recording analytics events costs, side by side.
                         quiet = {**env, "ANALYTICS_EVENTS": "false"}
@@ -205,7 +266,7 @@ async def run(
     finally:
         for runner in runners:
             await runner.cleanup()
-    by = {(r.bot, r.storage): r for r in results}
+    by = {(r.bot, r.storage): r for r in results if r.conversation == "order status"}
     ratios = {
         storage: round(
             by["ours", storage].turns_per_second / by["samples", storage].turns_per_second, 1
@@ -215,6 +276,10 @@ async def run(
     }
     for storage, ratio in ratios.items():
         print(f"ours / samples' pattern, {storage}: {ratio}x turns/s")
+    if ("raw", "memory") in by:
+        share = by["ours", "memory"].turns_per_second / by["raw", "memory"].turns_per_second
+        ratios["ours / raw aiohttp, memory"] = round(share, 3)
+        print(f"ours / the raw aiohttp limit, memory: {100 * share:.1f} %")
     if ("ours", "memory no events") in by and ("ours", "memory") in by:
         with_events = by["ours", "memory"].turns_per_second
         without = by["ours", "memory no events"].turns_per_second
@@ -248,9 +313,10 @@ def chart(report: dict) -> None:
     # "cosmos+5ms" -> "cosmos\n+5 ms": one storage a group, its bots side by side.
     labels = [
         f"{r['bot']}\n{r['storage'].replace('+', chr(10) + '+').replace('ms', ' ms')}"
+        + ("\n(tasks)" if r.get("conversation") == "tasks" else "")
         for r in results
     ]
-    colors = ["#2E5BFF" if r["bot"] == "ours" else "#9AA5B1" for r in results]
+    colors = [{"ours": "#2E5BFF", "raw": "#1B998B"}.get(r["bot"], "#9AA5B1") for r in results]
     figure, (speed, latency) = plt.subplots(1, 2, figsize=(12, 4))
     for axes, field, title in (
         (speed, "turns_per_second", "turns per second (higher is better)"),
