@@ -30,6 +30,8 @@ from tempfile import TemporaryDirectory
 import aiohttp
 from aiohttp import web
 
+from bench.cosmos_cost import CosmosCost, per_turn
+from bench.cosmos_cost import counts as cosmos_counts
 from bench.fan_out import measure_fan_out
 from bench.handoff import measure_relay
 from bench.processes import (
@@ -41,6 +43,7 @@ from bench.processes import (
     stop_bot,
     wait_until_up,
 )
+from bench.two_instances import Scaled, measure_instances
 from tools.local_peers import KEY, CosmosServer
 
 RESULTS = ROOT / "bench" / "results.json"
@@ -63,6 +66,7 @@ class Result:
     customers: int = 0
     rss_mb: float = 0.0  # the bot process after the run
     kb_per_customer: float = 0.0  # its growth over the run, a customer (a conversation)
+    cosmos: CosmosCost | None = None  # per turn, on Cosmos DB
 
 
 class Connector:
@@ -168,8 +172,16 @@ async def drive(
     return latencies, errors
 
 
+def quantiles_ms(latencies: list[float]) -> tuple[float, float]:
+    """p50 and p99, in milliseconds."""
+    cuts = quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return round(cuts[49] * 1000, 1), round(cuts[98] * 1000, 1)
+
+
 async def measure(bot: str, storage: str, env: dict[str, str], users: int, seconds: float,
-                  connector: Connector, conversation: str = "order status") -> Result:  # fmt: skip
+                  connector: Connector, conversation: str = "order status",
+                  cosmos: str | None = None) -> Result:  # fmt: skip
+    """`cosmos`: the local Cosmos DB server's endpoint, to count what the turns asked of it."""
     script = CONVERSATIONS[conversation]()
     process, bot_url = start_bot(bot, env)
     try:
@@ -177,18 +189,19 @@ async def measure(bot: str, storage: str, env: dict[str, str], users: int, secon
         await drive(bot_url, connector, users, min(2.0, seconds), script)  # warm up
         cpu_before, started = cpu_seconds(process.pid), time.monotonic()
         rss_before = resident_mb(process.pid)
+        counted = await cosmos_counts(cosmos) if cosmos else {}
         latencies, errors = await drive(bot_url, connector, users, seconds, script)
         elapsed, cpu = time.monotonic() - started, cpu_seconds(process.pid) - cpu_before
         rss_after = resident_mb(process.pid)
+        cost = per_turn(counted, await cosmos_counts(cosmos), len(latencies)) if cosmos else None
     finally:
         stop_bot(process)
-    cuts = quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     customers = len(latencies) // (len(script) + 1)  # each a conversation of its own
     result = Result(
         bot, storage, users, round(elapsed, 2), len(latencies), errors,
-        round(len(latencies) / elapsed, 1), round(cuts[49] * 1000, 1), round(cuts[98] * 1000, 1),
+        round(len(latencies) / elapsed, 1), *quantiles_ms(latencies),
         round(cpu / max(len(latencies), 1) * 1000, 3), conversation, customers,
-        round(rss_after, 1), round(1024 * (rss_after - rss_before) / max(customers, 1), 1),
+        round(rss_after, 1), round(1024 * (rss_after - rss_before) / max(customers, 1), 1), cost,
     )  # fmt: skip
     print(
         f"{bot:>7} {storage:>6} {conversation:>12}: {result.turns_per_second:8.1f} turns/s"
@@ -197,6 +210,14 @@ async def measure(bot: str, storage: str, env: dict[str, str], users: int, secon
         f"  errors {errors}",
         flush=True,
     )
+    if cost:
+        print(
+            f"{'':>29}Cosmos DB a turn: {cost.reads} reads ({cost.kb_read} KB),"
+            f" {cost.writes} writes ({cost.kb_written} KB), {cost.deletes} deletes,"
+            f" {cost.queries} queries:"
+            f" {cost.request_units} RU",
+            flush=True,
+        )
     return result
 
 
@@ -228,6 +249,7 @@ async def run(
         for latency in (latencies if storage == "cosmos" else [0.0])
     ]
     results: list[Result] = []
+    scaled: list[Scaled] = []
     try:
         with TemporaryDirectory() as data_dir:
             for storage, latency in runs:
@@ -248,12 +270,22 @@ async def run(
                     if storage == "memory":
                         # The limit: the same I/O written directly on aiohttp.
                         results.append(await measure("raw", label, env, users, seconds, connector))
+                    counted = cosmos.endpoint if cosmos and keep_alive else None
                     for bot in ("ours", "samples") if storage != "sqlite" else ("ours",):
-                        results.append(await measure(bot, label, env, users, seconds, connector))
+                        results.append(await measure(
+                            bot, label, env, users, seconds, connector, cosmos=counted
+                        ))  # fmt: skip
                     # The newer tasks (troubleshooting), ours only: the samples have none.
-                    results.append(
-                        await measure("ours", label, env, users, seconds, connector, "tasks")
-                    )
+                    results.append(await measure(
+                        "ours", label, env, users, seconds, connector, "tasks", counted
+                    ))  # fmt: skip
+                    if counted and latency == max(latencies):
+                        # Two instances over one Cosmos DB behind a round-robin proxy, beside
+                        # one behind the same proxy.
+                        for instances in (1, 2):
+                            scaled.append(await measure_instances(
+                                instances, env, users, seconds, connector
+                            ))  # fmt: skip
                     if storage == "memory":
                         # What recording analytics events costs, side by side.
                         quiet = {**env, "ANALYTICS_EVENTS": "false"}
@@ -300,6 +332,10 @@ async def run(
         "ratios_turns_per_second": ratios,
         "handoff_relay": asdict(relay),
         "updates_fan_out": [asdict(result) for result in fan_out],
+        "instances_behind_a_proxy": {
+            "cosmos_latency_ms": max(latencies) if scaled else None,
+            "results": [asdict(result) for result in scaled],
+        },
     }
 
 

@@ -15,13 +15,45 @@ const server = createHttpsServer({ keepAlive: true });
 // gateway keeps idle connections for minutes, longer than the client, so this does too.
 server.keepAliveTimeout = 120000;
 server.headersTimeout = 121000;
-if (latencyMs > 0) {
-  const handlers = server.listeners('request');
-  server.removeAllListeners('request');
-  server.on('request', (req, res) => {
-    setTimeout(() => handlers.forEach((handle) => handle.call(server, req, res)), latencyMs);
-  });
+// What the benchmark's capacity plan needs: each document request, counted with the bytes
+// of the document it carried (written) or returned (read). GET /_counts answers the totals.
+const counts = {};
+function count(req, res) {
+  const onDoc = /\/docs(\/[^/]+)?\/?$/.exec(req.url.split('?')[0]);
+  if (!onDoc) return;
+  const kind = req.method === 'GET' ? 'read'
+    : req.method === 'DELETE' ? 'delete'
+    : req.headers['x-ms-documentdb-isquery'] ? 'query' : 'write';
+  let requestBytes = 0;
+  let responseBytes = 0;
+  req.on('data', (chunk) => { requestBytes += chunk.length; });
+  const write = res.write.bind(res);
+  const end = res.end.bind(res);
+  res.write = (chunk, ...rest) => { responseBytes += chunk ? Buffer.byteLength(chunk) : 0; return write(chunk, ...rest); };
+  res.end = (chunk, ...rest) => {
+    if (chunk && typeof chunk !== 'function') responseBytes += Buffer.byteLength(chunk);
+    const entry = counts[kind] || (counts[kind] = { requests: 0, documentBytes: [] });
+    entry.requests += 1;
+    if (res.statusCode < 300) entry.documentBytes.push(kind === 'write' ? requestBytes : responseBytes);
+    return end(chunk, ...rest);
+  };
 }
+const handlers = server.listeners('request');
+server.removeAllListeners('request');
+server.on('request', (req, res) => {
+  if (req.url === '/_counts') {
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify(counts));
+    return;
+  }
+  // Counted as it is handled: a listener on the body any earlier would drain it first.
+  const handle = () => {
+    count(req, res);
+    handlers.forEach((handler) => handler.call(server, req, res));
+  };
+  if (latencyMs > 0) setTimeout(handle, latencyMs);
+  else handle();
+});
 server.listen(port, '127.0.0.1', () => {
   console.log(`Cosmos DB API at https://127.0.0.1:${port}` + (latencyMs ? ` (+${latencyMs} ms)` : ''));
 });
