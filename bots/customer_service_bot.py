@@ -121,6 +121,11 @@ class CustomerServiceBot(ActivityHandler):
                 await self._resolve_customer(turn_context, account, from_storage=from_storage)
             async with self._turn_state.exclusive(turn_context):
                 await self._turn_state.load(turn_context)
+                if self._turn_state.answered_before(turn_context):
+                    log.info(
+                        "activity %s delivered again: answered before", turn_context.activity.id
+                    )
+                    return
                 if not await self._customer_confirmed(turn_context, account):
                     continue  # the remembered customer no longer has this account
                 await self._run(turn_context, account)

@@ -19,8 +19,14 @@ server.headersTimeout = 121000;
 // of the document it carried (written) or returned (read). GET /_counts answers the totals.
 const counts = {};
 function count(req, res) {
-  const onDoc = /\/docs(\/[^/]+)?\/?$/.exec(req.url.split('?')[0]);
-  if (!onDoc) return;
+  const path = req.url.split('?')[0];
+  if (!/\/docs(\/[^/]+)?\/?$/.test(path)) {
+    // Anything else (the account, a database, a container, partition key ranges).
+    const route = `${req.method} ${path.replace(/\/+/g, '/').replace(/\/(dbs|colls)\/[^/]+/g, '/$1/*')}`;
+    counts.other = counts.other || {};
+    counts.other[route] = (counts.other[route] || 0) + 1;
+    return;
+  }
   const kind = req.method === 'GET' ? 'read'
     : req.method === 'DELETE' ? 'delete'
     : req.headers['x-ms-documentdb-isquery'] ? 'query' : 'write';

@@ -48,12 +48,14 @@ async def test_a_turn_reads_its_state_once_and_writes_each_state_document_at_mos
             # remembers from the conversation's first turn.
             assert store.calls["read"] == 1, store.calls
             # The activity's claim, then the customer's and the conversation's state in one
-            # transaction with the claim marked answered (Cosmos DB, which cannot, takes one
-            # call a document).
+            # transaction, the conversation's naming the activity answered (Cosmos DB, which
+            # cannot, takes one call a document). No document is written twice.
             assert store.calls["write"] == 2, store.calls
             claims = [key for key in store.written if key.startswith("activities/")]
-            assert [store.written[key] for key in claims] == [2], store.written
-            assert max(n for key, n in store.written.items() if key not in claims) == 1
+            assert len(claims) == 1 and max(store.written.values()) == 1, store.written
+            (conversation_key,) = [key for key in store.written if "/conversations/" in key]
+            stored = (await store.read([conversation_key]))[conversation_key].data
+            assert claims[0].split("/")[1][:16] in stored["answeredActivities"]
 
 
 async def test_nothing_blocks_the_event_loop_under_load(caplog: pytest.LogCaptureFixture) -> None:
@@ -92,3 +94,20 @@ async def test_nothing_blocks_the_event_loop_under_load(caplog: pytest.LogCaptur
         gc.unfreeze()
         loop.set_debug(False)
     assert slow == []
+
+
+async def test_a_message_redelivered_after_its_claims_lease_is_not_answered_again() -> None:
+    # Teams redelivers a message it got no answer for; one that was answered, arriving again
+    # after its claim's lease ran out, is known from the conversation's state.
+    settings = make_settings(ACTIVITY_LEASE_SECONDS=0.2)
+    async with serve_bot_parts(settings) as (bot_url, _), LocalChannel(bot_url) as channel:
+        conversation = channel.conversation()
+        message = conversation.activity(type="message", text="where is order 123456")
+        assert (await channel.post(message)).status < 300
+        answered = texts(channel.received(conversation.id))
+        assert len(answered) == 1 and answered[0].startswith("Your order 123456")
+        await asyncio.sleep(0.3)
+        assert (await channel.post(message)).status < 300
+        assert texts(channel.received(conversation.id)) == answered
+        # A new message still gets its answer.
+        assert texts(await conversation.say("where is order 654321"))

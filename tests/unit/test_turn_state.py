@@ -203,3 +203,45 @@ async def test_a_turn_that_changes_nothing_writes_nothing(storage: BotStorage) -
     assert {key: doc.etag for key, doc in after.items()} == {
         key: doc.etag for key, doc in stored.items()
     }
+
+
+async def test_a_redelivery_after_the_claims_lease_is_known_answered_from_the_conversation(
+    storage: BotStorage,
+) -> None:
+    one = Process(storage)
+    one.turn_state = TurnState(storage, one.customer_state, one.conversation_state, lease=0)
+    first = one.turn(activity_id="a1")
+    assert await one.turn_state.claim(first)
+    await one.turn_state.load(first)
+    assert not one.turn_state.answered_before(first)
+    await one.notes.set(first, {"step": 1})
+    await one.turn_state.save(first)
+
+    # The lease has run out: the redelivery takes the claim over, and the conversation's
+    # state says the turn was answered.
+    again = one.turn(activity_id="a1")
+    assert await one.turn_state.claim(again)
+    await one.turn_state.load(again)
+    assert one.turn_state.answered_before(again)
+    other = one.turn(activity_id="a2")
+    assert await one.turn_state.claim(other)
+    await one.turn_state.load(other)
+    assert not one.turn_state.answered_before(other)
+
+
+async def test_two_turns_racing_in_one_conversation_are_both_remembered_answered(
+    storage: BotStorage,
+) -> None:
+    one, two = Process(storage), Process(storage)
+    first, second = one.turn("c1", "a1"), two.turn("c1", "a2")
+    for process, turn in ((one, first), (two, second)):
+        assert await process.turn_state.claim(turn)
+        await process.turn_state.load(turn)
+    await two.turn_state.save(second)
+    await one.turn_state.save(first)  # meets the conflict: rebased onto the second's write
+
+    (stored,) = (await storage.documents.read(["webchat/conversations/c1"])).values()
+    claims = [first.turn_state["turnState.claim"], second.turn_state["turnState.claim"]]
+    assert sorted(stored.data["answeredActivities"]) == sorted(
+        claim.split("/")[1][:16] for claim in claims
+    )
