@@ -42,3 +42,31 @@ async def test_the_benchs_tasks_conversation_is_answered_as_the_bench_expects() 
     for fields, expected in script:
         said = await customer.say(fields["text"])
         assert any(text.startswith(expected) for text in said), (fields, said)
+
+
+def test_the_capacity_plan_is_the_arithmetic_of_the_measured_run() -> None:
+    from bench.capacity import plan
+
+    cosmos = {"reads": 2.0, "writes": 3.0, "kb_read": 2.0, "kb_written": 3.0,
+              "request_units": 20.0}  # fmt: skip
+    report = {
+        "when": "then",
+        "cosmos_latencies_ms": [0.0, 5.0],
+        "results": [
+            {"bot": "ours", "storage": "cosmos", "cpu_ms_per_turn": 99.0, "cosmos": cosmos},
+            {"bot": "ours", "storage": "cosmos+5ms", "cpu_ms_per_turn": 10.0, "cosmos": cosmos},
+            {"bot": "samples", "storage": "cosmos+5ms", "cpu_ms_per_turn": 30.0,
+             "cosmos": {**cosmos, "request_units": 5.0}},
+        ],
+    }  # fmt: skip
+    lines = plan(report, conversations=36_000, turns=5, burst=2, busy=0.5).splitlines()
+    # 36,000 x 5 / 3600 = 50 turns/s, 100 at the peak; 100 x 10 ms / 50 % = 2 cores.
+    assert "= 50.0 turns/s; x 2 for the busiest minutes = 100.0 turns/s" in lines[2]
+    assert "= 2.00 cores -> 2 single-core instances" in lines[3]
+    # 100 x 20 RU + the sender's 2.1 RU/s = 2002 RU/s: autoscale to 3,000.
+    assert "= 2002 RU/s -> autoscale to 3,000 RU/s" in lines[4]
+    assert (
+        plan(report, 360_000, 5, 2, 0.5)
+        .splitlines()[3]
+        .endswith("-> 20 single-core instances (two at least)")
+    )
