@@ -19,6 +19,7 @@ from asyncio import sleep
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, CallerIdConstants, ResourceResponse
@@ -181,10 +182,11 @@ class LeanCloudAdapter(CloudAdapter):
         authorization = await _authorization(connector)
         if authorization:
             headers["Authorization"] = authorization
+        payload = orjson.dumps(body)  # encoded once for all tries
         for attempt in range(retries + 1):
             try:
                 async with self._session.request(
-                    method, URL(url, encoded=True), json=body, headers=headers
+                    method, URL(url, encoded=True), data=payload, headers=headers
                 ) as response:
                     if response.status >= 500 and attempt < retries:
                         continue
