@@ -9,7 +9,7 @@ MAKEFLAGS += --jobs=4
 STEP   := tools/step.sh
 PIP    := -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test chat webchat playground lint format clean teams-package bench profile nlu-bench language-bench report
+.PHONY: run test chat webchat playground lint format clean teams-package bench profile capacity nlu-bench language-bench report
 
 run: $(VENV)/.runtime
 	@$(BIN)/python app.py
@@ -48,6 +48,10 @@ bench: $(VENV)/.bench $(PEERS)/node_modules/.installed
 # Where a turn's time goes, everything on: py-spy samples the bot under the bench's load.
 profile: $(VENV)/.bench $(PEERS)/node_modules/.installed
 	$(BIN)/python -m bench.profile $(ARGS)
+
+# The capacity plan from the latest make bench: make capacity ARGS="--conversations 10000"
+capacity: $(VENV)/.bench
+	@$(BIN)/python -m bench.capacity $(ARGS)
 
 # Language detectors on the held-out messages in English, Spanish, German and French.
 language-bench: $(VENV)/.bench
