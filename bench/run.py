@@ -353,7 +353,7 @@ def chart(report: dict) -> None:
         for r in results
     ]
     colors = [{"ours": "#2E5BFF", "raw": "#1B998B"}.get(r["bot"], "#9AA5B1") for r in results]
-    figure, (speed, latency) = plt.subplots(1, 2, figsize=(12, 4))
+    figure, (speed, latency) = plt.subplots(2, 1, figsize=(12, 8))
     for axes, field, title in (
         (speed, "turns_per_second", "turns per second (higher is better)"),
         (latency, "p99_ms", "p99 turn latency, ms (lower is better)"),
@@ -361,6 +361,7 @@ def chart(report: dict) -> None:
         bars = axes.bar(range(len(results)), [r[field] for r in results], color=colors)
         axes.bar_label(bars, fmt="%.0f", fontsize=7)
         axes.set_xticks(range(len(results)), labels, fontsize=7)
+        axes.margins(x=0.01)
         axes.set_title(title, fontsize=10)
     figure.suptitle(
         f"{report['users']} users, {report['seconds']:.0f} s each; {report['machine']}",
