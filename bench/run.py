@@ -1,15 +1,17 @@
-"""`make bench`: the order-status conversation under load, ours beside the samples' pattern.
+"""`make bench`: the bot under load, beside the raw aiohttp limit and the samples' pattern.
 
 One run starts, on loopback: a stand-in order API and a stand-in channel connector
 (in this process), the local Cosmos DB API server, and each bot as a real process
-with its settings in the environment. C users each go through the conversation
-(join, "where is my order?", the number) again and again for D seconds over real
-HTTP; every answer is checked. For each bot and storage it reports turns/s, p50
-and p99 turn latency, errors, and the bot process's CPU seconds per turn, then
-the ratios ours / samples'; then the hand-off relay (bench/handoff.py) with as many
-live customer-agent pairs as users; then updates fanned out through the outbox to
-10,000 customers (bench/fan_out.py) on memory and SQLite. Results: bench/results.json
-and bench/results.png.
+with its settings in the environment. C users each go through a conversation again and
+again for D seconds over real HTTP; every answer is checked. The order-status
+conversation (join, "where is my order?", the number) runs on the raw limit
+(bench/raw_bot.py, memory), ours and the samples' pattern; the tasks conversation (a
+troubleshooting guide to "fixed") on ours. For each it reports turns/s, p50 and p99 turn
+latency, errors, the bot process's CPU a turn and memory a customer, and on Cosmos DB
+the requests, bytes and request units a turn (bench/cosmos_cost.py); then the ratios,
+two instances behind a round-robin proxy (bench/two_instances.py), the hand-off relay
+(bench/handoff.py) and updates fanned out to 10,000 customers (bench/fan_out.py).
+Results: bench/results.json and bench/results.png; `make capacity` plans from them.
 """
 
 from __future__ import annotations
