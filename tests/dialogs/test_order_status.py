@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
@@ -113,9 +114,40 @@ async def test_declining_the_person_ends_politely(customer: Customer) -> None:
     assert await customer.say("hello") == [replies.WELCOME.text]
 
 
+async def test_the_eta_is_told_in_the_customers_time_zone(customer: Customer) -> None:
+    # 1 PM UTC is 10 PM in Tokyo; the channel names the zone (Web Chat sends it).
+    assert await customer.say("where is order 123456", local_timezone="Asia/Tokyo") == [
+        "Your order 123456 is out for delivery and expected by 10 PM today."
+    ]
+
+
+async def test_without_a_zone_name_the_local_timestamps_offset_is_used(
+    customer: Customer,
+) -> None:
+    # The clock says 10 AM UTC: 7 PM at UTC+9, where 1 PM UTC is 10 PM the same day.
+    sent_at = NOW.astimezone(timezone(timedelta(hours=9)))
+    assert await customer.say("where is order 123456", local_timestamp=sent_at) == [
+        "Your order 123456 is out for delivery and expected by 10 PM today."
+    ]
+
+
+async def test_an_answered_order_leaves_no_task_open(customer: Customer) -> None:
+    await customer.say("where is my order")
+    assert (await customer.stored_context())["openTask"]["what"] == "orderStatus"
+    assert await customer.say("123456") == [STATUS_123456]
+    assert (await customer.stored_context())["openTask"] is None
+
+
+async def test_declining_another_try_leaves_no_task_open(customer: Customer) -> None:
+    await customer.say("where is order 999999")
+    assert await customer.say("no") == [replies.NOT_TRYING_AGAIN.text]
+    assert (await customer.stored_context())["openTask"] is None
+
+
 async def test_cancel_mid_dialog_ends_the_task(customer: Customer) -> None:
     await customer.say("where is my order")
     assert await customer.say("cancel") == [replies.CANCELLED.text]
+    assert (await customer.stored_context())["openTask"] is None
     # The next number starts a new lookup instead of answering a stale prompt.
     assert await customer.say("help") == [replies.HELP.text]
 

@@ -69,6 +69,44 @@ async def test_an_order_system_answer_is_relayed() -> None:
     assert texts(answer)[-1] == "Your order 555555 is Shipped."
 
 
+async def test_an_order_the_order_system_does_not_know_is_answered_as_not_found() -> None:
+    asked: list[str] = []
+
+    async def orders(request: web.Request) -> web.Response:
+        asked.append(request.match_info["order_number"])
+        return web.json_response({"error": "no such order"}, status=404)
+
+    async with order_system(orders) as orders_url:
+        settings = make_settings(ORDER_API_URL=orders_url)
+        async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
+            conversation = channel.conversation()
+            answer = await conversation.say("where is order 424242?")
+            # Offered another try, which the customer takes.
+            again = await conversation.say("yes")
+    assert texts(answer)[-1].startswith(replies.order_not_found("424242").text)
+    assert texts(again) == [replies.ASK_ORDER_NUMBER.text]
+    assert asked == ["424242"]  # a 404 is an answer, not a failure to retry
+
+
+async def test_many_unknown_orders_do_not_trip_the_order_systems_circuit() -> None:
+    async def orders(request: web.Request) -> web.Response:
+        number = request.match_info["order_number"]
+        if number != "555555":
+            return web.Response(status=404)
+        return web.json_response({"orderNumber": number, "status": "Shipped", "eta": None})
+
+    async with order_system(orders) as orders_url:
+        settings = make_settings(ORDER_API_URL=orders_url)
+        async with serve_bot(settings) as bot_url, LocalChannel(bot_url) as channel:
+            # More customers mistyping their number than the circuit's failure threshold.
+            for attempt in range(8):
+                number = f"90000{attempt}"
+                answer = await channel.conversation().say(f"where is order {number}?")
+                assert texts(answer)[-1].startswith(replies.order_not_found(number).text)
+            answer = await channel.conversation().say("where is order 555555?")
+    assert texts(answer)[-1] == "Your order 555555 is Shipped."
+
+
 async def test_twenty_concurrent_conversations_never_mix_replies() -> None:
     numbers = ["123456", "234567", "345678", "112233", "778899"]
     async with serve_bot(make_settings()) as bot_url, LocalChannel(bot_url) as channel:

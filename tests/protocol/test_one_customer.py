@@ -15,6 +15,7 @@ from app import BotParts
 from channels import replies
 from config import Settings
 from customers.accounts import sign_customer_id
+from customers.context import IDENTIFIER_AND_TASK_FIELDS, CustomerContext
 from customers.link_codes import MAX_LINK_TRIES_PER_MINUTE
 from dialogs.clock import Clock
 from tests.conftest import (
@@ -356,12 +357,22 @@ async def test_a_restricted_channel_stores_only_identifiers_and_task_state(
         LocalChannel(bot_url, "facebook") as messenger,
     ):
         conversation = messenger.conversation(ChannelUser("1254459154682919", "Jo"))
-        assert texts(await conversation.say("where is order 123456")) == [STATUS_123456]
+        # Each message would store something personal from an open channel: the order
+        # looked up and where, a missed number, the language, the time zone.
+        said = await conversation.say("where is order 123456", localTimezone="Asia/Tokyo")
+        assert texts(said) == [STATUS_123456.replace("1 PM", "10 PM")]
+        await conversation.say("where is order 999999")
+        await conversation.say("no")
         _, context = await stored_customer(parts.documents, "facebook", "1254459154682919")
-    assert context["lastOrderNumber"] is None
-    assert context["preferences"]["language"] is None
+    fresh = CustomerContext().to_json()
+    kept = {CustomerContext.model_fields[name].alias for name in IDENTIFIER_AND_TASK_FIELDS}
+    # Everything else is as it was before the customer wrote: nothing was kept.
+    assert {name: value for name, value in context.items() if name not in kept} == {
+        name: value for name, value in fresh.items() if name not in kept
+    }
     assert context["channelAccounts"][0]["channel"] == "facebook"
     assert context["lastIntent"] == "orderStatus"
+    assert context["messageCount"] == 3
 
 
 async def test_personal_data_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:

@@ -88,6 +88,7 @@ def test_a_restricted_channel_keeps_only_identifiers_and_task_state() -> None:
     after.begin_task("orderStatus", "askOrderNumber", "facebook", NOW)
     policy.keep_allowed("facebook", before, after)
     assert after.last_order_number is None and after.last_order_at is None
+    assert after.last_order_channel is None
     assert after.last_intent == "orderStatus" and after.open_task is not None
     unrestricted = before.model_copy(deep=True)
     unrestricted.remember_order("123456", NOW, "webchat")
