@@ -446,3 +446,25 @@ async def test_a_customer_forgotten_on_another_instance_is_not_brought_back_here
         assert customer_id not in await everything_stored(parts.documents)
         new_id, _ = await stored_customer(parts.documents, "webchat", on_web.user.id)
         assert new_id != customer_id
+
+
+async def test_one_customer_writing_to_two_instances_at_once_loses_no_change(
+    shared_settings: Settings,
+) -> None:
+    # The two instances' turns for the same customer race to write the same documents:
+    # each write must be checked against what its turn read, or one overwrites the other.
+    async with two_instances(shared_settings) as (parts, web_a, _, web_b):
+        here, there = web_a.conversation(), web_b.conversation()
+        there = Conversation(web_b, here.user, there.id)
+        numbers = ["123456", "234567", "112233"]
+        await asyncio.gather(
+            *(here.say(f"where is order {numbers[i % 3]}") for i in range(10)),
+            *(there.say(f"where is order {numbers[i % 3]}") for i in range(10)),
+        )
+        for channel, conversation in ((web_a, here), (web_b, there)):
+            answers = texts(channel.received(conversation.id))
+            assert len(answers) == 10
+            assert all(answer.startswith("Your order ") for answer in answers), answers
+        _, context = await stored_customer(parts.documents, "webchat", here.user.id)
+    assert context["messageCount"] == 20
+    assert len(context["conversations"]) == 2

@@ -98,6 +98,29 @@ async def test_an_allowed_site_may_call_across_origins() -> None:
             assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
 
 
+@pytest.mark.parametrize(
+    "origin",
+    ["https://evil.example.net", "https://shop.example.com.evil.net", "http://shop.example.com",
+     "null"],
+)  # fmt: skip
+async def test_a_preflight_from_a_disallowed_origin_is_refused(origin: str) -> None:
+    async with direct_line() as (dl_url, seen), embed(dl_url) as (base, http):
+        headers = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+        async with http.options(f"{base}/api/directline/token", headers=headers) as response:
+            status, body = response.status, await response.json()
+            allowed = {name for name in response.headers if name.startswith("Access-Control")}
+        async with http.post(
+            f"{base}/api/directline/token", headers={"Origin": origin}
+        ) as response:
+            posted = response.status
+            allowed |= {name for name in response.headers if name.startswith("Access-Control")}
+    # The browser is told nothing that would let the site's script call across origins.
+    assert status == 403 and "ALLOWED_ORIGINS" in body["error"]
+    assert posted == 403
+    assert allowed == set()
+    assert seen == []
+
+
 async def test_a_disallowed_origin_is_refused() -> None:
     async with direct_line() as (dl_url, seen), embed(dl_url) as (base, http):
         status, raw = await post_token(http, base, "https://evil.example.net")
