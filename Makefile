@@ -9,7 +9,7 @@ MAKEFLAGS += --jobs=4
 STEP   := tools/step.sh
 PIP    := -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test chat webchat playground lint format clean teams-package bench profile capacity nlu-bench language-bench report
+.PHONY: run test chat webchat playground lint format clean teams-package bench profile capacity nlu-bench language-bench report mutate
 
 run: $(VENV)/.runtime
 	@$(BIN)/python app.py
@@ -53,6 +53,13 @@ profile: $(VENV)/.bench $(PEERS)/node_modules/.installed
 capacity: $(VENV)/.bench
 	@$(BIN)/python -m bench.capacity $(ARGS)
 
+# Mutation testing of the plain-Python core against the unit and dialog rings (pyproject.toml,
+# [tool.mutmut]); incremental: a second run tests only the functions changed since.
+# The kill ratio per module and every surviving mutant: build/mutation/report.md.
+mutate: $(VENV)/.mutate
+	NLU_CACHE_DIR=$(CURDIR)/build/nlu-cache $(BIN)/mutmut run --max-children $$(nproc)
+	@$(BIN)/python -m tools.mutation_report
+
 # Language detectors on the held-out messages in English, Spanish, German and French.
 language-bench: $(VENV)/.bench
 	@$(BIN)/python -m bench.language_id
@@ -78,7 +85,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build
+	rm -rf $(VENV) .pytest_cache .ruff_cache build mutants
 
 $(VENV)/bin/python:
 	@$(STEP) "Python virtual environment ($(VENV))" venv $(PYTHON) -m venv $(VENV)
@@ -114,6 +121,11 @@ $(PEERS)/webchat/webchat.js: | $(PEERS)/node_modules/.installed
 $(CHECKOV_VENV)/.installed:
 	@$(STEP) "checkov ($(CHECKOV), own venv)" checkov-install sh -c \
 	  '$(PYTHON) -m venv $(CHECKOV_VENV) && $(CHECKOV_VENV)/bin/python $(PIP) $(CHECKOV)'
+	@touch $@
+
+$(VENV)/.mutate: requirements-mutate.txt $(VENV)/.dev
+	@$(STEP) "Mutation testing (requirements-mutate.txt)" pip-mutate \
+	  $(BIN)/python $(PIP) -r requirements-mutate.txt
 	@touch $@
 
 $(VENV)/.bench: requirements-bench.txt $(VENV)/.dev
