@@ -4,8 +4,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from channels.reference import ConversationRef
 from customers.accounts import ChannelAccount, sign_customer_id, signed_customer_id
-from customers.context import ChannelAccountRecord, CustomerContext, merge_contexts
+from customers.context import (
+    ChannelAccountRecord,
+    CustomerContext,
+    OpenTask,
+    Subscription,
+    Topic,
+    merge_contexts,
+)
 from customers.directory import DemoCustomerDirectory
 from customers.identity import IdentityService, LinkOutcome, LinkResult
 from customers.link_codes import ALPHABET, code_in_link_command, is_unlink_command, new_code
@@ -77,6 +85,86 @@ def test_merging_keeps_the_newest_value_per_field_and_every_account() -> None:
     assert merged.last_order_number == "123456"  # only the older one had it
     assert merged.message_count == 5
     assert set(merged.last_inbound_at) == {"webchat", "msteams"}
+
+
+def _reach(channel: str) -> ConversationRef:
+    return ConversationRef(channel_id=channel, service_url="https://x", conversation_id=channel)
+
+
+def test_merging_two_whole_customers_keeps_everything_either_knew() -> None:
+    hour = timedelta(hours=1)
+    older = CustomerContext(
+        channel_accounts=[_account("webchat")], conversations=["c/web", "c/both"],
+        last_inbound_at={"webchat": NOW, "msteams": NOW + 3 * hour}, message_count=3,
+        consents={"updates": NOW, "marketing": NOW}, order_misses=[NOW, NOW + hour],
+        verified_orders=["111111", "222222"], reach={"webchat": _reach("webchat")},
+        subscriptions=[Subscription(topic=Topic.ORDER, subject="111111", since=NOW,
+                                    channel="webchat")],
+        updates_offered=["111111", "222222"],
+        updates_sent={"2026-11-23": 2, "2026-11-24": 1},
+        open_task=OpenTask(what="booking", step="when", channel="webchat", at=NOW + 2 * hour),
+    )  # fmt: skip
+    older.remember_order("111111", NOW + 2 * hour, "webchat")
+    newer = CustomerContext(
+        channel_accounts=[_account("msteams"), _account("webchat")],
+        conversations=["c/teams", "c/both"], last_inbound_at={"msteams": NOW + hour},
+        message_count=2, consents={"updates": NOW + hour},
+        order_misses=[NOW + hour, NOW + 2 * hour], verified_orders=["222222", "333333"],
+        reach={"msteams": _reach("msteams"), "webchat": _reach("msteams")},
+        subscriptions=[Subscription(topic=Topic.ORDER, subject="111111", since=NOW + hour,
+                                    channel="msteams"),
+                       Subscription(topic=Topic.APPOINTMENT, subject="A-1", since=NOW,
+                                    channel="msteams")],
+        updates_offered=["333333", "111111"], updates_sent={"2026-11-24": 3},
+        open_task=OpenTask(what="orderStatus", step="ask", channel="msteams", at=NOW),
+    )  # fmt: skip
+    newer.remember_order("222222", NOW + hour, "msteams")
+    before = newer.model_copy(deep=True)
+    merged = merge_contexts(newer, older)
+    assert newer == before  # the newer customer is not changed in place
+    assert [a.account for a in merged.channel_accounts] == ["msteams", "webchat"]
+    assert merged.conversations == ["c/teams", "c/both", "c/web"]
+    assert merged.last_inbound_at == {"msteams": NOW + 3 * hour, "webchat": NOW}
+    assert merged.message_count == 5
+    assert merged.consents == {"updates": NOW + hour, "marketing": NOW}
+    assert merged.order_misses == [NOW, NOW + hour, NOW + 2 * hour]
+    assert merged.verified_orders == ["111111", "222222", "333333"]
+    assert merged.reach == {"webchat": _reach("msteams"), "msteams": _reach("msteams")}
+    assert [(s.topic, s.subject, s.channel) for s in merged.subscriptions] == [
+        (Topic.ORDER, "111111", "msteams"), (Topic.APPOINTMENT, "A-1", "msteams"),
+    ]  # fmt: skip
+    assert merged.updates_offered == ["111111", "222222", "333333"]
+    assert merged.updates_sent == {"2026-11-23": 2, "2026-11-24": 3}
+    # The later order and the later task win, wherever they were.
+    assert (merged.last_order_number, merged.last_order_at, merged.last_order_channel) == (
+        "111111", NOW + 2 * hour, "webchat",
+    )  # fmt: skip
+    assert merged.open_task is not None and merged.open_task.what == "booking"
+
+
+def test_merging_keeps_the_newer_order_and_task_when_the_older_ones_are_earlier() -> None:
+    older = CustomerContext(
+        open_task=OpenTask(what="booking", step="when", channel="webchat", at=NOW)
+    )
+    older.remember_order("111111", NOW, "webchat")
+    newer = CustomerContext(
+        open_task=OpenTask(what="orderStatus", step="ask", channel="msteams", at=NOW)
+    )
+    newer.remember_order("222222", NOW, "msteams")
+    merged = merge_contexts(newer, older)
+    assert (merged.last_order_number, merged.last_order_channel) == ("222222", "msteams")
+    assert merged.open_task is not None and merged.open_task.what == "orderStatus"
+    # An older customer with nothing of either keeps the newer's.
+    assert merge_contexts(newer, CustomerContext()).last_order_number == "222222"
+
+
+def test_updates_sent_are_counted_per_day_and_only_today_and_yesterday_are_kept() -> None:
+    context = CustomerContext(updates_sent={"2026-11-21": 4, "2026-11-22": 1})
+    context.count_update("2026-11-23")
+    context.count_update("2026-11-23")
+    assert context.updates_sent == {"2026-11-22": 1, "2026-11-23": 2}
+    context.count_update("2026-11-24")
+    assert context.updates_sent == {"2026-11-23": 2, "2026-11-24": 1}
 
 
 def test_a_restricted_channel_keeps_only_identifiers_and_task_state() -> None:

@@ -1,0 +1,214 @@
+"""The identity service: accounts to customers, link codes and their limits, unlinking and
+forgetting, over the memory store (the document contract every store keeps)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from customers.accounts import ChannelAccount, sign_customer_id
+from customers.context import ChannelAccountRecord, CustomerContext
+from customers.directory import DemoCustomerDirectory
+from customers.identity import CONTEXT_PROPERTY, IdentityService, LinkOutcome, customer_key
+from customers.link_codes import (
+    CODE_LIFETIME,
+    MAX_LINK_TRIES_PER_MINUTE,
+    MAX_WRONG_CODES,
+    WRONG_CODE_WINDOW,
+)
+from state.documents import DocumentWrite
+from state.memory_store import MemoryDocumentStore
+from tests.conftest import NOW, MovableClock
+
+WEB = ChannelAccount("webchat", "visitor-1")
+TEAMS = ChannelAccount("msteams", "29:alex", "aad-alex", "tenant-1")
+
+
+def service(
+    clock: MovableClock | None = None, documents: MemoryDocumentStore | None = None
+) -> tuple[IdentityService, MemoryDocumentStore, MovableClock]:
+    clock = clock or MovableClock()
+    documents = documents or MemoryDocumentStore()
+    return IdentityService(documents, DemoCustomerDirectory(), "key", clock), documents, clock
+
+
+async def store_context(documents: MemoryDocumentStore, customer_id: str, **fields) -> None:
+    context = CustomerContext(**fields).to_json()
+    await documents.write({customer_key(customer_id): DocumentWrite({CONTEXT_PROPERTY: context})})
+
+
+async def stored_context(documents: MemoryDocumentStore, customer_id: str) -> dict | None:
+    stored = (await documents.read([customer_key(customer_id)])).get(customer_key(customer_id))
+    return stored.data[CONTEXT_PROPERTY] if stored else None
+
+
+def record(account: ChannelAccount) -> ChannelAccountRecord:
+    return ChannelAccountRecord(
+        account=account.key, channel=account.channel, user_id=account.user_id, linked_at=NOW
+    )
+
+
+async def test_a_new_account_is_a_new_anonymous_customer_and_stays_the_same_one() -> None:
+    identity, _, _ = service()
+    first = await identity.resolve(WEB)
+    assert re.fullmatch(r"c-[0-9a-f]{16}", first)
+    assert await identity.resolve(WEB) == first
+    assert await identity.resolve(ChannelAccount("webchat", "visitor-2")) != first
+    # Another instance over the same store reads the same mapping.
+    elsewhere, _, _ = service(documents=identity._documents)
+    assert await elsewhere.resolve(WEB) == first
+
+
+async def test_a_known_email_resolves_to_the_directorys_customer() -> None:
+    identity, _, _ = service()
+
+    async def email() -> str | None:
+        return "alex.morgan@example.com"
+
+    assert await identity.resolve(TEAMS, email) == "crm-1001"
+    assert await identity.resolve(TEAMS) == "crm-1001"  # mapped: not looked up again
+
+
+async def test_a_signed_id_wins_over_what_the_account_was_mapped_to() -> None:
+    identity, _, _ = service()
+    signed = ChannelAccount("webchat", sign_customer_id("crm-7", "key"))
+    await identity._map(signed.key, "c-somebody-else")
+    assert await identity.resolve(signed) == "crm-7"
+    assert identity.remembered(signed) == "crm-7"
+    # Signed with another key: an ordinary anonymous account.
+    forged = ChannelAccount("webchat", sign_customer_id("crm-7", "other"))
+    assert (await identity.resolve(forged)).startswith("c-")
+
+
+async def test_a_code_joins_the_account_into_the_customer_who_was_given_it() -> None:
+    identity, documents, _ = service()
+    alex = await identity.resolve(TEAMS)
+    visitor = await identity.resolve(WEB)
+    await store_context(documents, alex, channel_accounts=[record(TEAMS)], message_count=2)
+    await store_context(documents, visitor, channel_accounts=[record(WEB)], message_count=3)
+    code = await identity.issue_code(alex)
+    assert re.fullmatch(r"[A-Z2-9]{3}-[A-Z2-9]{3}", code)
+
+    result = await identity.redeem(code, WEB, visitor)
+    assert (result.outcome, result.customer_id) == (LinkOutcome.LINKED, alex)
+    assert await identity.resolve(WEB) == alex
+    joined = await stored_context(documents, alex)
+    assert joined is not None and joined["messageCount"] == 5
+    assert {a["account"] for a in joined["channelAccounts"]} == {TEAMS.key, WEB.key}
+    assert await stored_context(documents, visitor) is None  # moved, not copied
+
+    # Single use: the same code from another account is wrong.
+    other = ChannelAccount("facebook", "psid-1")
+    again = await identity.redeem(code, other, await identity.resolve(other))
+    assert again.outcome == LinkOutcome.WRONG_CODE
+
+
+async def test_a_code_works_until_it_expires() -> None:
+    identity, _, clock = service()
+    alex = await identity.resolve(TEAMS)
+    code = await identity.issue_code(alex)
+    clock.now += CODE_LIFETIME
+    visitor = await identity.resolve(WEB)
+    assert (await identity.redeem(code, WEB, visitor)).outcome == LinkOutcome.WRONG_CODE
+
+    fresh = await identity.issue_code(alex)
+    clock.now += CODE_LIFETIME - timedelta(seconds=1)
+    assert (await identity.redeem(fresh, WEB, visitor)).outcome == LinkOutcome.LINKED
+
+
+async def test_a_customers_own_code_is_already_linked_and_costs_no_try() -> None:
+    identity, _, _ = service()
+    alex = await identity.resolve(TEAMS)
+    for _ in range(MAX_WRONG_CODES + 1):
+        code = await identity.issue_code(alex)
+        result = await identity.redeem(code, TEAMS, alex)
+        assert (result.outcome, result.customer_id) == (LinkOutcome.ALREADY_LINKED, alex)
+
+
+async def test_wrong_codes_are_limited_per_account_for_an_hour() -> None:
+    identity, _, clock = service()
+    alex = await identity.resolve(TEAMS)
+    visitor = await identity.resolve(WEB)
+    for _ in range(MAX_WRONG_CODES):
+        assert (await identity.redeem("AAA-AAA", WEB, visitor)).outcome == LinkOutcome.WRONG_CODE
+    right = await identity.issue_code(alex)
+    # Refused even though right: the limit is on tries, not on wrong answers seen.
+    assert (await identity.redeem(right, WEB, visitor)).outcome == LinkOutcome.TOO_MANY_TRIES
+    # Another account is not limited by this one's tries.
+    other = ChannelAccount("facebook", "psid-2")
+    other_id = await identity.resolve(other)
+    assert (await identity.redeem("BBB-BBB", other, other_id)).outcome == LinkOutcome.WRONG_CODE
+
+    clock.now += WRONG_CODE_WINDOW - timedelta(seconds=1)
+    assert (await identity.redeem(right, WEB, visitor)).outcome == LinkOutcome.TOO_MANY_TRIES
+    clock.now += timedelta(seconds=2)
+    right = await identity.issue_code(alex)
+    assert (await identity.redeem(right, WEB, visitor)).outcome == LinkOutcome.LINKED
+
+
+async def test_a_right_code_gives_its_try_back() -> None:
+    identity, _, _ = service()
+    alex = await identity.resolve(TEAMS)
+    visitor = await identity.resolve(WEB)
+    for _ in range(MAX_WRONG_CODES - 1):
+        await identity.redeem("AAA-AAA", WEB, visitor)
+    assert (await identity.redeem(await identity.issue_code(visitor), WEB, visitor)).outcome == (
+        LinkOutcome.ALREADY_LINKED
+    )
+    # Its slot was given back: one more wrong code is still a wrong code, not the limit.
+    assert (await identity.redeem("AAA-AAA", WEB, visitor)).outcome == LinkOutcome.WRONG_CODE
+    assert (await identity.redeem("AAA-AAA", WEB, visitor)).outcome == LinkOutcome.TOO_MANY_TRIES
+    assert alex != visitor
+
+
+async def test_tries_from_all_accounts_are_limited_per_minute() -> None:
+    identity, _, clock = service()
+    clock.now = NOW.replace(second=0)
+    outcomes = []
+    for n in range(MAX_LINK_TRIES_PER_MINUTE + 1):
+        account = ChannelAccount("webchat", f"guesser-{n}")
+        outcomes.append((await identity.redeem("AAA-AAA", account, f"c-{n}")).outcome)
+    assert outcomes[:-1] == [LinkOutcome.WRONG_CODE] * MAX_LINK_TRIES_PER_MINUTE
+    assert outcomes[-1] == LinkOutcome.LINKING_PAUSED
+    clock.now += timedelta(minutes=1)
+    late = ChannelAccount("webchat", "guesser-late")
+    assert (await identity.redeem("AAA-AAA", late, "c-late")).outcome == LinkOutcome.WRONG_CODE
+
+
+async def test_unlinking_makes_the_account_a_new_customer_and_the_old_one_forgets_it() -> None:
+    identity, documents, _ = service()
+    alex = await identity.resolve(TEAMS)
+    await store_context(
+        documents, alex, channel_accounts=[record(TEAMS), record(WEB)],
+        last_inbound_at={TEAMS.key: NOW, WEB.key: NOW},
+    )  # fmt: skip
+    await identity._map(WEB.key, alex)
+    moved = await identity.unlink(WEB, alex)
+    assert moved.startswith("c-") and moved != alex
+    assert await identity.resolve(WEB) == moved
+    kept = await stored_context(documents, alex)
+    assert kept is not None
+    assert [a["account"] for a in kept["channelAccounts"]] == [TEAMS.key]
+    assert set(kept["lastInboundAt"]) == {TEAMS.key}
+
+
+async def test_forgetting_deletes_everything_kept_about_the_customer() -> None:
+    identity, documents, _ = service()
+    alex = await identity.resolve(TEAMS)
+    code = await identity.issue_code(alex)
+    await identity.redeem("AAA-AAA", TEAMS, alex)  # a try slot
+    kept = ("conversations/1", "handoff/cases/1", "unrelated/1")
+    await documents.write({key: DocumentWrite({"kept": True}) for key in kept})
+    await store_context(
+        documents, alex, channel_accounts=[record(TEAMS)], conversations=["conversations/1"],
+        handoff_records=["handoff/cases/1"], link_codes=[code],
+    )  # fmt: skip
+    await identity.forget(alex)
+    remaining = await documents.read(
+        ["conversations/1", "handoff/cases/1", f"identity/codes/{code}", customer_key(alex),
+         f"identity/accounts/{TEAMS.key}", f"identity/attempts/{TEAMS.key}/0", "unrelated/1"]
+    )  # fmt: skip
+    assert set(remaining) == {"unrelated/1"}
+    assert identity.remembered(TEAMS) is None
+    # The account comes back as a stranger.
+    assert await identity.resolve(TEAMS) != alex
