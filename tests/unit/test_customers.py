@@ -1,12 +1,20 @@
 """Identity pieces: link codes, signed Direct Line ids, merging, privacy, the directory."""
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from channels.reference import ConversationRef
-from customers.accounts import ChannelAccount, sign_customer_id, signed_customer_id
+from customers.accounts import (
+    ChannelAccount,
+    sign_customer_id,
+    signed_customer_id,
+    site_signed_customer_id,
+)
 from customers.context import (
+    MAX_VERIFIED_ORDERS,
     ChannelAccountRecord,
     CustomerContext,
     OpenTask,
@@ -251,3 +259,61 @@ async def test_a_link_try_that_cannot_be_recorded_is_refused(
         result = await identity.redeem(code, guesser, "c-guesser")
         assert result == LinkResult(outcome, "c-guesser")
     assert await identity.resolve(guesser) != "crm-1001"
+
+
+def test_a_site_signed_customer_id_is_trusted_only_signed_with_its_key_and_unexpired() -> None:
+    def signed(customer_id: str, expires: int, key: str = "site-key") -> str:
+        message = f"{customer_id}.{expires}".encode()
+        return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+    now = 1_800_000_000.0
+    good = signed("crm-1", 1_800_000_060)
+    assert site_signed_customer_id("crm-1", 1_800_000_060, good, "site-key", now) == "crm-1"
+    assert site_signed_customer_id("crm-2", 1_800_000_060, good, "site-key", now) is None
+    assert site_signed_customer_id("crm-1", 1_800_000_061, good, "site-key", now) is None
+    assert site_signed_customer_id("crm-1", 1_800_000_060, good, "other-key", now) is None
+    assert site_signed_customer_id("crm-1", 1_800_000_060, good, None, now) is None
+    assert site_signed_customer_id("", 1_800_000_060, signed("", 1_800_000_060), "site-key",
+                                   now) is None  # fmt: skip
+    # Expired at the second it names.
+    at_expiry = signed("crm-1", int(now))
+    assert site_signed_customer_id("crm-1", int(now), at_expiry, "site-key", now) is None
+
+
+def test_verified_orders_keep_the_latest_few_once_each() -> None:
+    context = CustomerContext()
+    for number in ("1", "2", "1", *(str(n) for n in range(3, 3 + MAX_VERIFIED_ORDERS))):
+        context.verify_order(number)
+    assert len(context.verified_orders) == MAX_VERIFIED_ORDERS
+    assert context.verified_orders[-1] == str(2 + MAX_VERIFIED_ORDERS)
+    assert len(set(context.verified_orders)) == MAX_VERIFIED_ORDERS
+
+
+def test_unsubscribing_stops_what_is_named_or_everything() -> None:
+    context = CustomerContext()
+    context.subscribe(Topic.ORDER, "111111", NOW, "webchat")
+    context.subscribe(Topic.ORDER, "111111", NOW, "msteams")  # already: not twice
+    context.subscribe(Topic.ORDER, "222222", NOW, "webchat")
+    context.subscribe(Topic.APPOINTMENT, "A-1", NOW, "webchat")
+    assert len(context.subscriptions) == 3
+    stopped = context.unsubscribe(Topic.ORDER, "222222")
+    assert [s.subject for s in stopped] == ["222222"]
+    assert [s.subject for s in context.unsubscribe(Topic.APPOINTMENT)] == ["A-1"]
+    assert [s.subject for s in context.subscriptions] == ["111111"]
+    assert [s.subject for s in context.unsubscribe()] == ["111111"]
+    assert context.subscriptions == []
+
+
+def test_declining_to_resume_closes_the_task_and_remembers_when() -> None:
+    context = CustomerContext()
+    context.begin_task("booking", "when", "webchat", NOW)
+    context.decline_resume(NOW + timedelta(minutes=1))
+    assert context.open_task is None
+    assert context.resume_declined_at == NOW + timedelta(minutes=1)
+
+
+def test_only_the_last_five_link_codes_are_kept() -> None:
+    context = CustomerContext()
+    for n in range(7):
+        context.issued_link_code(f"AAA-AA{n}")
+    assert context.link_codes == [f"AAA-AA{n}" for n in range(2, 7)]

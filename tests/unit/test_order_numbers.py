@@ -1,6 +1,6 @@
 import pytest
 
-from services.orders import find_order_number
+from services.orders import Order, find_order_number
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,30 @@ def test_order_numbers_are_found_as_customers_write_them(text: str, expected: st
 )
 def test_too_short_too_long_or_glued_to_words_is_not_an_order_number(text: str) -> None:
     assert find_order_number(text) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "proven"),
+    [
+        ("alex.morgan@example.com", True),
+        ("it's ALEX.MORGAN@EXAMPLE.COM.", True),
+        ("my email is <alex.morgan@example.com>, thanks", True),
+        ("98101", True),
+        ("98 101", True),
+        ("981-01", True),
+        ("alex.morgan@example.co", False),
+        ("sam@example.com", False),
+        ("98102", False),
+        ("9810", False),
+        ("", False),
+    ],
+)
+def test_an_order_is_proven_by_its_email_or_postcode(answer: str, proven: bool) -> None:
+    order = Order("123456", "shipped", None, email="Alex.Morgan@example.com", postcode="98101")
+    assert order.proven_by(answer) is proven
+
+
+def test_an_order_without_proof_on_file_is_proven_by_nothing() -> None:
+    order = Order("123456", "shipped", None)
+    assert not order.proven_by("")
+    assert not order.proven_by("alex.morgan@example.com")

@@ -20,6 +20,7 @@ from state.documents import (
 )
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
+from state.storage_health import FAILED_TURNS, FAILING_FOR, StorageHealth
 from tools.local_peers import KEY
 
 
@@ -131,3 +132,23 @@ async def test_sqlite_reports_a_broken_file_as_unavailable(tmp_path: Path) -> No
     with pytest.raises(StorageUnavailable, match="SQLite"):
         await store.open()
     await store.close()
+
+
+def test_storage_is_failing_after_three_failed_turns_in_a_row_within_a_minute() -> None:
+    now = [1000.0]
+    health = StorageHealth(clock=lambda: now[0])
+    health.failed()
+    health.failed()
+    assert not health.failing
+    health.failed()
+    assert health.failing
+    now[0] += FAILING_FOR - 1
+    assert health.failing
+    now[0] += 1
+    assert not health.failing  # the last failure is a minute old: recovered or idle
+    for _ in range(FAILED_TURNS):
+        health.failed()
+    health.saved()
+    assert not health.failing  # a turn saved: storage works
+    health.failed()
+    assert not health.failing  # counted again from the save
