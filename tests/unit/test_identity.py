@@ -212,3 +212,70 @@ async def test_forgetting_deletes_everything_kept_about_the_customer() -> None:
     assert identity.remembered(TEAMS) is None
     # The account comes back as a stranger.
     assert await identity.resolve(TEAMS) != alex
+
+
+async def test_every_account_of_the_joining_customer_moves_and_the_later_seen_wins() -> None:
+    identity, documents, _ = service()
+    alex = await identity.resolve(TEAMS)
+    visitor = await identity.resolve(WEB)
+    messenger = ChannelAccount("facebook", "psid-9")
+    await identity._map(messenger.key, visitor)
+    await store_context(documents, alex, channel_accounts=[record(TEAMS)],
+                        last_intent="help", last_inbound_at={TEAMS.key: NOW})  # fmt: skip
+    # The visitor wrote last: their newest values win where both have one.
+    await store_context(
+        documents, visitor, channel_accounts=[record(WEB), record(messenger)],
+        last_intent="orderStatus", last_inbound_at={WEB.key: NOW + timedelta(hours=1)},
+    )  # fmt: skip
+    result = await identity.redeem(await identity.issue_code(alex), WEB, visitor)
+    assert result.outcome == LinkOutcome.LINKED
+    assert await identity.resolve(messenger) == alex
+    joined = await stored_context(documents, alex)
+    assert joined is not None and joined["lastIntent"] == "orderStatus"
+    assert {a["account"] for a in joined["channelAccounts"]} == {
+        TEAMS.key, WEB.key, messenger.key
+    }  # fmt: skip
+
+
+async def test_a_code_from_a_customer_with_no_context_yet_still_joins() -> None:
+    identity, documents, _ = service()
+    alex = await identity.resolve(TEAMS)  # mapped, but nothing stored about them yet
+    visitor = await identity.resolve(WEB)
+    await store_context(documents, visitor, channel_accounts=[record(WEB)], message_count=4)
+    result = await identity.redeem(await identity.issue_code(alex), WEB, visitor)
+    assert (result.outcome, result.customer_id) == (LinkOutcome.LINKED, alex)
+    joined = await stored_context(documents, alex)
+    assert joined is not None and joined["messageCount"] == 4
+
+
+class _OneConflict(MemoryDocumentStore):
+    """Another instance changes `key` just before this one's first write of it."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self.conflicts = 0
+
+    async def write(self, writes):  # type: ignore[no-untyped-def]
+        write = writes.get(self.key)
+        if write is not None and write.if_match is not None and not self.conflicts:
+            self.conflicts += 1
+            stored = (await self.read([self.key]))[self.key]
+            changed = {**stored.data}
+            changed[CONTEXT_PROPERTY] = {**changed[CONTEXT_PROPERTY], "lastIntent": "help"}
+            await super().write({self.key: DocumentWrite(changed, stored.etag)})
+        return await super().write(writes)
+
+
+async def test_a_customer_changed_during_the_join_is_joined_with_the_change() -> None:
+    documents = _OneConflict(customer_key("crm-alex"))
+    identity, _, _ = service(documents=documents)
+    await identity._map(TEAMS.key, "crm-alex")
+    visitor = await identity.resolve(WEB)
+    await store_context(documents, "crm-alex", channel_accounts=[record(TEAMS)])
+    await store_context(documents, visitor, channel_accounts=[record(WEB)], message_count=2)
+    result = await identity.redeem(await identity.issue_code("crm-alex"), WEB, visitor)
+    assert result.outcome == LinkOutcome.LINKED and documents.conflicts == 1
+    joined = await stored_context(documents, "crm-alex")
+    assert joined is not None
+    assert joined["lastIntent"] == "help" and joined["messageCount"] == 2
