@@ -241,7 +241,8 @@ async def test_a_code_from_a_customer_with_no_context_yet_still_joins() -> None:
     identity, documents, _ = service()
     alex = await identity.resolve(TEAMS)  # mapped, but nothing stored about them yet
     visitor = await identity.resolve(WEB)
-    await store_context(documents, visitor, channel_accounts=[record(WEB)], message_count=4)
+    await store_context(documents, visitor, channel_accounts=[record(WEB)], message_count=4,
+                        last_inbound_at={WEB.key: NOW})  # fmt: skip
     result = await identity.redeem(await identity.issue_code(alex), WEB, visitor)
     assert (result.outcome, result.customer_id) == (LinkOutcome.LINKED, alex)
     joined = await stored_context(documents, alex)

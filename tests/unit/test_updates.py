@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -62,6 +62,18 @@ def test_quiet_hours_within_a_day_and_none() -> None:
     at = datetime(2026, 11, 24, 12, 10, tzinfo=UTC)
     assert lunch.next_allowed(at, UTC) == datetime(2026, 11, 24, 13, 30, tzinfo=UTC)
     assert QuietHours.parse("").next_allowed(at, UTC) == at
+    # Quiet from the minute they start.
+    noon = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    assert lunch.next_allowed(noon, UTC) == datetime(2026, 11, 24, 13, 30, tzinfo=UTC)
+    # Half a span (built in code, not parsed) is no quiet hours, not an error.
+    assert QuietHours(starts=time(21, 0)).next_allowed(at, UTC) == at
+    assert QuietHours(ends=time(8, 0)).next_allowed(at, UTC) == at
+
+
+def test_quiet_hours_read_as_they_are_written() -> None:
+    assert str(QuietHours.parse(" 21:00 - 08:00 ")) == "21:00-08:00"
+    assert str(QuietHours.parse("7:05-9:00")) == "07:05-09:00"
+    assert str(QuietHours.parse("")) == "none"
 
 
 @pytest.mark.parametrize("text", ["9pm-8am", "21:00", "25:00-08:00", "08:00-08:00", "21:60-08:00"])
