@@ -142,8 +142,26 @@ def test_an_event_is_read_from_its_json() -> None:
     ],
 )
 def test_a_bad_event_says_which_field(body: bytes, named: str) -> None:
-    with pytest.raises(BadEvent, match=named):
+    with pytest.raises(BadEvent) as raised:
         parse(body)
+    assert str(raised.value) == f"missing or invalid: {named}"
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"{not json", "the body is not JSON"),
+        (b"\xff\xfe", "the body is not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "the body is nested too deeply"),
+        (b'["evt-1"]', "the body must be a JSON object"),
+        (b"{}", "missing or invalid: eventId, occurredAt, orderNumber, status"),
+        (event_body(status="", orderNumber="12"), "missing or invalid: orderNumber, status"),
+    ],
+)
+def test_what_is_wrong_with_a_body_is_said_in_words(body: bytes, said: str) -> None:
+    with pytest.raises(BadEvent) as raised:
+        parse(body)
+    assert str(raised.value) == said
 
 
 def test_an_event_is_fresh_for_five_minutes_either_way() -> None:
