@@ -54,10 +54,11 @@ capacity: $(VENV)/.bench
 	@$(BIN)/python -m bench.capacity $(ARGS)
 
 # Mutation testing of the plain-Python core against the unit and dialog rings (pyproject.toml,
-# [tool.mutmut]); incremental: a second run tests only the functions changed since.
+# [tool.mutmut]); incremental: a run stopped goes on where it was, and a second run tests only
+# the functions changed since. Some modules again, after new tests: ARGS="'customers.*'".
 # The kill ratio per module and every surviving mutant: build/mutation/report.md.
 mutate: $(VENV)/.mutate
-	NLU_CACHE_DIR=$(CURDIR)/build/nlu-cache $(BIN)/mutmut run --max-children $$(nproc)
+	NLU_CACHE_DIR=$(CURDIR)/build/nlu-cache $(BIN)/mutmut run --max-children $$(nproc) $(ARGS)
 	@$(BIN)/python -m tools.mutation_report
 
 # Language detectors on the held-out messages in English, Spanish, German and French.
