@@ -17,7 +17,7 @@ from customers.stored import read_context
 from notifications.order_events import BadEvent, fresh, parse
 from notifications.outbox import DUE_PREFIX, Outbox, Update, UpdateState, update_id
 from notifications.quiet_hours import QuietHours
-from notifications.reach import destinations
+from notifications.reach import MESSENGER_WINDOW, OPEN_CONVERSATION, destinations
 from notifications.sender import MAX_ATTEMPTS, UpdateSender
 from notifications.updates import OrderEvent, Updates
 from state.documents import DocumentWrite, StorageUnavailable
@@ -101,6 +101,26 @@ def test_the_most_recent_channel_that_may_be_written_to_comes_first() -> None:
 
     context.last_inbound_at[WEB] = NOW - timedelta(minutes=31)  # the page is closed
     assert [d.account for d in destinations(context, Topic.ORDER, NOW)] == [FACEBOOK, TEAMS]
+
+
+def test_each_channels_limit_holds_to_the_minute_and_every_account_is_looked_at() -> None:
+    context = CustomerContext()
+    # Accounts that cannot be written to come first: the ones after are still looked at.
+    context.reach = {
+        "msteams/group": ref("msteams", "groupChat"), "webchat/never": ref("webchat"),
+        WEB: ref("webchat"), FACEBOOK: ref("facebook"), TEAMS: ref("msteams"),
+    }  # fmt: skip
+    context.last_inbound_at = {
+        "msteams/group": NOW,
+        WEB: NOW - OPEN_CONVERSATION,  # open until this very minute
+        FACEBOOK: NOW - MESSENGER_WINDOW,  # still within Messenger's 24 hours
+        TEAMS: NOW - OPEN_CONVERSATION,  # as recent as the web page: both, in either order
+    }
+    found = destinations(context, Topic.ORDER, NOW)
+    assert {d.account for d in found[:2]} == {WEB, TEAMS} and found[2].account == FACEBOOK
+    assert found[2].channel_data == {"messaging_type": "UPDATE"}
+    assert all(d.reference == context.reach[d.account] for d in found)
+    assert next(d for d in found if d.account == WEB).channel_data == {}
 
 
 def test_teams_only_in_a_personal_chat() -> None:
