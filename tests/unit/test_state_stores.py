@@ -4,6 +4,7 @@ Cosmos DB runs against the local Cosmos DB API server (tests/peers).
 """
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -132,6 +133,52 @@ async def test_sqlite_reports_a_broken_file_as_unavailable(tmp_path: Path) -> No
     with pytest.raises(StorageUnavailable, match="SQLite"):
         await store.open()
     await store.close()
+
+
+async def test_the_sqlite_health_check_writes_and_reads_and_notices_a_replaced_file(
+    tmp_path: Path,
+) -> None:
+    store = SqliteDocumentStore(tmp_path)
+    await store.open()
+    try:
+        await store.check()
+        await store.write({"customers/c-1": DocumentWrite({"kept": True})})
+        # A table that cannot be written (as a damaged file) fails the check as a turn would.
+        with sqlite3.connect(store.path) as other:
+            other.execute("ALTER TABLE documents RENAME TO damaged")
+        with pytest.raises(StorageUnavailable, match="SQLite at"):
+            await store.check()
+        with sqlite3.connect(store.path) as other:
+            other.execute("ALTER TABLE damaged RENAME TO documents")
+        await store.check()
+        # The file replaced under the bot (a restore gone wrong, a volume remounted).
+        store.path.rename(tmp_path / "moved.sqlite3")
+        fresh = SqliteDocumentStore(tmp_path)
+        await fresh.open()
+        await fresh.close()
+        with pytest.raises(StorageUnavailable, match="deleted or replaced"):
+            await store.check()
+        with pytest.raises(StorageUnavailable, match="deleted or replaced"):
+            await store.read(["customers/c-1"])
+    finally:
+        await store.close()
+    with pytest.raises(StorageUnavailable, match="not open"):
+        await store.check()
+
+
+async def test_a_sqlite_write_that_fails_half_way_writes_nothing(tmp_path: Path) -> None:
+    store = SqliteDocumentStore(tmp_path)
+    await store.open()
+    try:
+        await store.write({"a": DocumentWrite({"n": 1})})
+        with pytest.raises(DocumentExists):
+            await store.write(
+                {"b": DocumentWrite({"n": 2}), "a": DocumentWrite({"n": 3}, create_only=True)}
+            )
+        assert set(await store.read(["a", "b"])) == {"a"}
+        await store.check()  # and the store is usable after
+    finally:
+        await store.close()
 
 
 def test_storage_is_failing_after_three_failed_turns_in_a_row_within_a_minute() -> None:
