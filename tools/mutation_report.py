@@ -60,6 +60,11 @@ class ModuleReport:
         return sum(n for name, n in self.counts.items() if name not in not_run)
 
     @property
+    def not_run(self) -> int:
+        """Mutants without a verdict yet (a run stopped before them goes on from there)."""
+        return sum(self.counts[name] for name in set(NOT_RUN.values()))
+
+    @property
     def kill_ratio(self) -> float:
         return self.killed / self.judged if self.judged else 1.0
 
@@ -128,15 +133,17 @@ def markdown(reports: list[ModuleReport]) -> str:
     lines = [
         "# Mutation testing: the plain-Python core against the unit and dialog rings",
         "",
-        "| module | mutants | killed | survived | no test reaches | suspicious | kill ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed | survived | no test reaches | suspicious | kill ratio "
+        "| not run yet |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for report in [*reports, total]:
         counts = report.counts
         name = f"**{report.module}**" if report is total else f"`{report.module}`"
         lines.append(
             f"| {name} | {report.judged} | {report.killed} | {counts['survived']} "
-            f"| {counts['no tests']} | {counts['suspicious']} | {100 * report.kill_ratio:.1f} % |"
+            f"| {counts['no tests']} | {counts['suspicious']} | {100 * report.kill_ratio:.1f} % "
+            f"| {report.not_run} |"
         )
     for report in reports:
         if not report.survivors and not report.untested:
@@ -160,6 +167,7 @@ def summary(reports: list[ModuleReport]) -> dict:
             "survived": report.counts["survived"],
             "no_tests": report.counts["no tests"],
             "kill_ratio": round(report.kill_ratio, 3),
+            "not_run_yet": report.not_run,
         }
         for report in reports
     }
@@ -177,9 +185,13 @@ def main() -> None:
     (args.out / "report.md").write_text(markdown(reports), encoding="utf-8")
     (args.out / "summary.json").write_text(json.dumps(summary(reports), indent=2) + "\n")
     for report in reports:
-        print(f"{report.module:<40} {report.judged:5d} mutants  {100 * report.kill_ratio:5.1f} %")
+        waiting = f"  ({report.not_run} not run yet)" if report.not_run else ""
+        print(f"{report.module:<40} {report.judged:5d} mutants  {100 * report.kill_ratio:5.1f} %"
+              f"{waiting}")  # fmt: skip
     killed, judged = sum(r.killed for r in reports), sum(r.judged for r in reports)
-    print(f"{'all':<40} {judged:5d} mutants  {100 * killed / max(judged, 1):5.1f} %")
+    waiting = sum(r.not_run for r in reports)
+    print(f"{'all':<40} {judged:5d} mutants  {100 * killed / max(judged, 1):5.1f} %"
+          + (f"  ({waiting} not run yet)" if waiting else ""))  # fmt: skip
     print(f"report: {(args.out / 'report.md').relative_to(ROOT)}")
 
 

@@ -63,7 +63,7 @@ def test_the_kill_ratio_counts_timeouts_as_kills_and_untested_mutants_as_survivo
 def test_a_survivor_is_shown_by_the_line_it_changed(tmp_path: Path) -> None:
     write_module(tmp_path, {"x_limit__mutmut_1": 0, "x_limit__mutmut_2": 1})
     text = markdown(read(tmp_path))
-    assert "| `customers.limits` | 2 | 1 | 1 | 0 | 0 | 50.0 % |" in text
+    assert "| `customers.limits` | 2 | 1 | 1 | 0 | 0 | 50.0 % | 0 |" in text
     assert "`customers.limits.x_limit__mutmut_1`" in text
     assert "`- return count >= 3`" in text and "`+ return count > 3`" in text
     assert "mutmut_2`" not in text  # killed: not listed
@@ -72,4 +72,4 @@ def test_a_survivor_is_shown_by_the_line_it_changed(tmp_path: Path) -> None:
 def test_mutants_not_yet_run_are_left_out_of_the_ratio(tmp_path: Path) -> None:
     write_module(tmp_path, {"x_limit__mutmut_1": 1, "x_limit__mutmut_2": None})
     [report] = read(tmp_path)
-    assert (report.judged, report.kill_ratio) == (1, 1.0)
+    assert (report.judged, report.kill_ratio, report.not_run) == (1, 1.0, 1)
