@@ -42,6 +42,20 @@ def test_an_event_becomes_a_custom_event_with_its_dimensions() -> None:
     }  # fmt: skip
 
 
+def test_what_an_event_does_not_have_is_left_out(caplog) -> None:
+    caplog.set_level(logging.INFO)
+    no_task = ConversationEvent(
+        EventName.FEEDBACK, datetime(2026, 11, 24, 10, tzinfo=UTC), "msteams", "a1b2", "c3d4",
+        None, {"helpful": False, "comment": None},
+    )  # fmt: skip
+    AppInsightsEvents().record(no_task)
+    (record,) = [r for r in caplog.records if r.name == "analytics.custom_events"]
+    assert record.getMessage() == "feedback"
+    assert record.helpful is False and not hasattr(record, "comment")
+    assert not hasattr(record, "task")
+    assert (record.channel, record.customer, record.conversation) == ("msteams", "a1b2", "c3d4")
+
+
 def test_custom_events_stay_off_the_console(caplog) -> None:
     caplog.set_level(logging.INFO)
     AppInsightsEvents().record(EVENT)
@@ -58,3 +72,13 @@ def test_a_failing_sink_does_not_stop_the_others() -> None:
 
     fan_out(broken, kept.append)(EVENT)
     assert kept == [EVENT]
+
+
+def test_a_failing_sink_is_logged_with_its_traceback(caplog) -> None:
+    def broken(_: ConversationEvent) -> None:
+        raise RuntimeError("exporter down")
+
+    caplog.set_level(logging.ERROR, "analytics.app_insights")
+    fan_out(broken)(EVENT)
+    (record,) = [r for r in caplog.records if r.name == "analytics.app_insights"]
+    assert record.getMessage() == "an analytics sink failed" and record.exc_info

@@ -32,6 +32,17 @@ def test_hours_are_read_in_the_teams_time_zone() -> None:
     )
 
 
+def test_hours_are_told_as_they_will_be_kept() -> None:
+    # Outside hours the customer is told the hours as read: "they're here Mon 09:00-17:30; ..."
+    hours = BusinessHours.parse("mon-fri 09:00-17:30; sat 10:00-14:00", "Europe/Berlin")
+    assert str(hours) == (
+        "Mon 09:00-17:30; Tue 09:00-17:30; Wed 09:00-17:30; Thu 09:00-17:30; "
+        "Fri 09:00-17:30; Sat 10:00-14:00 (Europe/Berlin)"
+    )
+    split = BusinessHours.parse("mon 09:00-12:00; mon 13:00-24:00", "UTC")
+    assert str(split) == "Mon 09:00-12:00, 13:00-24:00 (UTC)"
+
+
 def test_a_holiday_is_closed_all_day_and_24_00_means_midnight() -> None:
     hours = BusinessHours.parse("mon-sun 00:00-24:00", "UTC", "2026-11-24")
     assert not hours.is_open(TUESDAY_0900_BERLIN)
