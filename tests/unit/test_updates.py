@@ -19,7 +19,7 @@ from notifications.outbox import DUE_PREFIX, Outbox, Update, UpdateState, update
 from notifications.quiet_hours import QuietHours
 from notifications.reach import MESSENGER_WINDOW, OPEN_CONVERSATION, destinations
 from notifications.sender import MAX_ATTEMPTS, UpdateSender
-from notifications.updates import OrderEvent, Updates
+from notifications.updates import OrderEvent, Updates, followers_key, unfollow
 from state.documents import DocumentWrite, StorageUnavailable
 from state.memory_store import MemoryDocumentStore
 from tests.conftest import NOW, MovableClock
@@ -389,3 +389,41 @@ async def test_updates_another_instance_is_sending_are_left_to_it() -> None:
     assert await sender.send_due() == 0 and channel.sent == []
     clock.advance(timedelta(seconds=61))  # the other instance stopped: its leases ran out
     assert await sender.send_due() == 3
+
+
+async def test_following_an_order_once_and_unfollowing_only_that_customer() -> None:
+    documents, clock = MemoryDocumentStore(), MovableClock()
+    updates = Updates(documents, Outbox(documents), clock)
+    assert await updates.follow_order("c-1", "123456")
+    assert await updates.follow_order("c-1", "123456")  # already: listed once
+    assert await updates.follow_order("c-2", "123456")
+    key = followers_key("123456")
+    assert (await documents.read([key]))[key].data["customers"] == ["c-1", "c-2"]
+    await unfollow(documents, "123456", "c-3")  # never followed: nothing changes
+    await unfollow(documents, "654321", "c-1")  # an order nobody follows
+    assert await documents.read([followers_key("654321")]) == {}
+    await unfollow(documents, "123456", "c-1")
+    assert (await documents.read([key]))[key].data["customers"] == ["c-2"]
+    # An event now reaches only who still follows.
+    event = OrderEvent("evt-9", "123456", "shipped", None, NOW)
+    assert await updates.order_changed(event) == 1
+    assert await updates.order_changed(event) is None  # the same event: accepted once
+
+
+async def test_an_event_for_many_followers_puts_one_update_each() -> None:
+    documents, clock = MemoryDocumentStore(), MovableClock()
+    outbox = Outbox(documents)
+    updates = Updates(documents, outbox, clock)
+    for n in range(5):
+        await updates.follow_order(f"c-{n}", "123456")
+    eta = NOW + timedelta(hours=3)
+    assert await updates.order_changed(OrderEvent("evt-1", "123456", "shipped", eta, NOW)) == 5
+    assert await outbox.pending() == 5
+    update, _ = (await outbox.read([update_id("c-3", "order:evt-1")]))[
+        update_id("c-3", "order:evt-1")
+    ]
+    assert (update.customer_id, update.topic, update.subject) == ("c-3", Topic.ORDER, "123456")
+    assert update.facts == {"status": "shipped", "eta": eta.isoformat()}
+    assert update.not_before == NOW and update.expires_at > NOW
+    # An order nobody follows: accepted, nobody told.
+    assert await updates.order_changed(OrderEvent("evt-2", "999999", "shipped", None, NOW)) == 0
