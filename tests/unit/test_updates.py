@@ -427,3 +427,31 @@ async def test_an_event_for_many_followers_puts_one_update_each() -> None:
     assert update.not_before == NOW and update.expires_at > NOW
     # An order nobody follows: accepted, nobody told.
     assert await updates.order_changed(OrderEvent("evt-2", "999999", "shipped", None, NOW)) == 0
+
+
+async def test_the_outbox_gives_what_is_due_earliest_first_and_when_to_look_again() -> None:
+    documents = MemoryDocumentStore()
+    outbox = Outbox(documents)
+    assert await outbox.due(NOW, 10) == ([], None)  # nothing at all
+    minutes = [-3, -1, -2, 0, 5, 9]  # due that many minutes from now
+    ids = []
+    for n, offset in enumerate(minutes):
+        update = await order_update(outbox, f"c-{n}", f"evt-{n}")
+        update.not_before = NOW + timedelta(minutes=offset)
+        await outbox.listed(update)
+        ids.append(update.id)
+    # All that are due (now included), earliest first; the next is the first one later.
+    assert await outbox.due(NOW, 10) == (
+        [ids[0], ids[2], ids[1], ids[3]], NOW + timedelta(minutes=5)
+    )  # fmt: skip
+    # A limit: the next due is the first one left out, even though it is due already.
+    assert await outbox.due(NOW, 2) == ([ids[0], ids[2]], NOW - timedelta(minutes=1))
+    # Exactly as many due as the limit: the next is the first later one.
+    assert await outbox.due(NOW, 4) == ([ids[0], ids[2], ids[1], ids[3]],
+                                        NOW + timedelta(minutes=5))  # fmt: skip
+    everything = [ids[0], ids[2], ids[1], ids[3], ids[4], ids[5]]
+    assert await outbox.due(NOW + timedelta(minutes=10), 10) == (everything, None)
+    assert await outbox.due(NOW + timedelta(minutes=10), 6) == (everything, None)
+    await outbox.unlist(ids[4])
+    assert await outbox.pending() == 5
+    assert ids[4] not in (await outbox.due(NOW + timedelta(minutes=10), 10))[0]
