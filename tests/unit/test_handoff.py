@@ -104,3 +104,24 @@ def test_the_card_shows_who_why_what_is_known_and_one_action_by_state() -> None:
     assert (
         card_message(_case(state=CaseState.WITHDRAWN))["attachments"][0]["content"]["actions"] == []
     )
+
+
+def test_a_case_is_stored_as_camel_case_json_and_read_back_whole() -> None:
+    case = _case(state=CaseState.WITH_AGENT, taken_at=TUESDAY_1730_BERLIN)
+    case.record("requested", TUESDAY_0900_BERLIN, 2)
+    case.record("taken", TUESDAY_1730_BERLIN, 30600, "Agent Kim")
+    stored = case.to_json()
+    assert stored["customerId"] == "cust" and stored["state"] == "withAgent"
+    assert "closedAt" not in stored and "agent" not in stored  # nothing kept that is not known
+    assert stored["events"] == [
+        {"name": "requested", "at": "2026-11-24T08:00:00Z", "value": 2.0},
+        {"name": "taken", "at": "2026-11-24T16:30:00Z", "value": 30600.0, "detail": "Agent Kim"},
+    ]
+    assert Case.from_json(stored) == case
+    assert case.wait_seconds == 30600 and case.handling_seconds is None
+    closed = case.model_copy(update={"closed_at": datetime(2026, 11, 24, 17, 0, tzinfo=UTC)})
+    assert closed.handling_seconds == 1800
+    assert _case().wait_seconds is None and _case().handling_seconds is None
+    assert CaseState.WAITING.open and CaseState.WITH_AGENT.open
+    assert not any(state.open for state in CaseState if state not in {
+        CaseState.WAITING, CaseState.WITH_AGENT})  # fmt: skip
