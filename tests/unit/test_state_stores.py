@@ -199,3 +199,16 @@ def test_storage_is_failing_after_three_failed_turns_in_a_row_within_a_minute() 
     assert not health.failing  # a turn saved: storage works
     health.failed()
     assert not health.failing  # counted again from the save
+
+
+async def test_the_memory_store_lets_go_of_expired_documents() -> None:
+    now = [1000.0]
+    store = MemoryDocumentStore(clock=lambda: now[0])
+    for n in range(1500):
+        await store.write({f"claims/{n}": DocumentWrite({"answered": True}, ttl=60)})
+    await store.write({"customers/c-1": DocumentWrite({"kept": True})})
+    now[0] += 60  # every claim expires now
+    for _ in range(1500):  # the store sweeps once its writes reach its size
+        await store.write({"customers/c-1": DocumentWrite({"kept": True})})
+    assert len(store._entries) == 1  # memory held: the live document only
+    assert set(await store.read(["claims/1", "customers/c-1"])) == {"customers/c-1"}
