@@ -120,3 +120,36 @@ async def test_a_write_cut_short_by_its_deadline_keeps_its_events() -> None:
     store.hang = False
     await log.flush()
     assert [e.customer for e in await log.read(date(2026, 11, 24), date(2026, 11, 24))] == ["c1"]
+
+
+async def test_events_are_kept_for_the_retention_set_and_no_longer() -> None:
+    now = [NOW.timestamp()]
+    documents = MemoryDocumentStore(clock=lambda: now[0])
+    log = StoredEventLog(documents, 2, lambda: NOW)
+    log.record(event(1))
+    await log.flush()
+    day = date(2026, 11, 24)
+    now[0] += 2 * 24 * 3600 - 1
+    assert [e.customer for e in await log.read(day, day)] == ["c1"]
+    now[0] += 1  # the events and the day's index both expire
+    assert await log.read(day, day) == []
+    assert await documents.read([event_log.day_key(day)]) == {}
+
+
+async def test_a_full_day_drops_the_flush_counts_it_and_leaves_no_stray_document(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(event_log, "MAX_DOCUMENTS_A_DAY", 2)
+    documents = MemoryDocumentStore()
+    log = StoredEventLog(documents, 90, lambda: NOW)
+    for flush in range(3):
+        log.record(event(flush))
+        log.record(event(flush + 10))
+        await log.flush()
+    day = date(2026, 11, 24)
+    assert sorted(e.customer for e in await log.read(day, day)) == ["c0", "c1", "c10", "c11"]
+    assert log.dropped == 2
+    assert "analytics: 2 events of 2026-11-24 dropped: the day is full" in caplog.text
+    listed = (await documents.read([event_log.day_key(day)]))[event_log.day_key(day)]
+    assert len(listed.data["documents"]) == 2
+    assert len([key for key in documents._entries if key.startswith("events/2026-11-24/")]) == 2
