@@ -455,3 +455,106 @@ async def test_the_outbox_gives_what_is_due_earliest_first_and_when_to_look_agai
     await outbox.unlist(ids[4])
     assert await outbox.pending() == 5
     assert ids[4] not in (await outbox.due(NOW + timedelta(minutes=10), 10))[0]
+
+
+# --- the sender, decision by decision ----------------------------------------------------
+
+
+async def test_a_sent_update_is_recorded_on_the_update_and_the_customer() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    assert await sender_for(documents, outbox, channel, clock).send_due() == 1
+    [(to, activity)] = channel.sent
+    assert to == ref("msteams", "personal")
+    assert activity["text"].startswith("Update on your order 123456: it's now shipped.")
+    sent = await state_of(outbox, update)
+    assert (sent.state, sent.sent_on, sent.activity_id, sent.sent_at) == (
+        UpdateState.SENT, "msteams", "a1", NOW,
+    )  # fmt: skip
+    assert sent.notes == ["sent on msteams"]
+    assert await outbox.pending() == 0
+    context = await read_context(documents, "c-1")
+    assert context is not None and context.updates_sent == {NOW.date().isoformat(): 1}
+    assert context.notified is not None
+    assert (context.notified.topic, context.notified.subject, context.notified.at) == (
+        Topic.ORDER, "123456", NOW,
+    )  # fmt: skip
+
+
+async def test_an_update_the_customer_no_longer_wants_is_dropped_and_the_order_unfollowed() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    updates = Updates(documents, outbox, clock)
+    await customer(documents, "c-1", subscriptions=[])
+    await updates.follow_order("c-1", "123456")
+    await updates.follow_order("c-2", "123456")
+    update = await order_update(outbox, "c-1")
+    await sender_for(documents, outbox, channel, clock).send_due()
+    dropped = await state_of(outbox, update)
+    assert (dropped.state, dropped.notes) == (UpdateState.DROPPED, ["unsubscribed"])
+    key = followers_key("123456")
+    assert (await documents.read([key]))[key].data["customers"] == ["c-2"]
+    assert channel.sent == []
+
+
+async def test_an_update_superseded_by_a_newer_event_is_dropped() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1", "evt-1")
+    await documents.write({followers_key("123456"): DocumentWrite(
+        {"customers": ["c-1"], "latestEvent": "evt-2"})})  # fmt: skip
+    await sender_for(documents, outbox, channel, clock).send_due()
+    dropped = await state_of(outbox, update)
+    assert (dropped.state, dropped.notes) == (
+        UpdateState.DROPPED, ["superseded by a newer update"],
+    )  # fmt: skip
+
+
+async def test_quiet_hours_and_closed_channels_hold_an_update_until_when_it_may_go() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    quiet = QuietHours.parse("09:00-11:00")  # NOW is 10:00 UTC
+    await sender_for(documents, outbox, channel, clock, quiet_hours=quiet).send_due()
+    held = await state_of(outbox, update)
+    assert (held.state, held.not_before, held.notes) == (
+        UpdateState.PENDING, NOW + timedelta(hours=1), ["held: quiet hours"],
+    )  # fmt: skip
+    # Then the only channel is a web page closed long ago: looked at again in five minutes.
+    clock.now = NOW + timedelta(hours=1)
+    await customer(documents, "c-1", reach={WEB: ref("webchat")},
+                   last_inbound_at={WEB: NOW - timedelta(hours=2)})  # fmt: skip
+    await sender_for(documents, outbox, channel, clock).send_due()
+    held = await state_of(outbox, update)
+    assert held.not_before == clock.now + timedelta(minutes=5)
+    assert held.notes[-1] == "held: no channel may be written to now"
+    assert channel.sent == []
+
+
+async def test_a_429_waits_as_long_as_the_channel_asks_within_an_hour() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    channel.failures = [ChannelRefused(429, retry_after=120)]
+    sender = sender_for(documents, outbox, channel, clock)
+    await sender.send_due()
+    waiting = await state_of(outbox, update)
+    assert (waiting.state, waiting.not_before, waiting.notes) == (
+        UpdateState.PENDING, NOW + timedelta(seconds=120), ["try 1 failed: 429"],
+    )  # fmt: skip
+    clock.now = waiting.not_before
+    channel.failures = [ChannelRefused(429, retry_after=7200)]
+    await sender.send_due()
+    assert (await state_of(outbox, update)).not_before == clock.now + timedelta(hours=1)
+    # Another refusal's Retry-After is not a 429's: the sender's own backoff (seconds).
+    clock.now += timedelta(hours=1)
+    channel.failures = [ChannelRefused(503, retry_after=7200)]
+    await sender.send_due()
+    retried = await state_of(outbox, update)
+    assert retried.notes[-1] == "try 3 failed: 503"
+    assert retried.not_before - clock.now < timedelta(minutes=1)
