@@ -558,3 +558,20 @@ async def test_a_429_waits_as_long_as_the_channel_asks_within_an_hour() -> None:
     retried = await state_of(outbox, update)
     assert retried.notes[-1] == "try 3 failed: 503"
     assert retried.not_before - clock.now < timedelta(minutes=1)
+
+
+def test_a_channels_refusal_says_its_status_and_whether_it_is_final() -> None:
+    assert str(ChannelRefused(403)) == "the channel answered 403"
+    assert [status for status in (400, 403, 404, 429, 500) if ChannelRefused(status).final] == [
+        403, 404,
+    ]  # fmt: skip
+    assert ChannelRefused(429, retry_after=30).retry_after == 30
+
+
+def test_a_conversation_reference_is_stored_in_camel_case_without_unknowns() -> None:
+    stored = ref("msteams", "personal").to_json()
+    assert stored == {
+        "channelId": "msteams", "serviceUrl": "https://example.net",
+        "conversationId": "msteams-c", "userId": "u", "conversationType": "personal",
+    }  # fmt: skip
+    assert ConversationRef.model_validate(stored) == ref("msteams", "personal")
