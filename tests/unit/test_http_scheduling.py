@@ -100,3 +100,24 @@ async def test_a_hanging_system_is_given_up_at_the_deadline_and_recovers() -> No
             await service.catalogue()
         stand_in.failures = []
         assert (await service.catalogue()).stores
+
+
+async def test_what_the_customer_told_reaches_the_scheduling_system_with_the_booking() -> None:
+    stand_in = StandIn(lambda: NOW)
+    async with client(stand_in) as service:
+        slots = await service.free_slots(REPAIR, STORE, NOW + timedelta(days=1), 2)
+        details = BookingDetails("1 High St", "TV wall mount", "tried: reset")
+        later = await service.book("customer-1", slots[1], details)
+        earlier = await service.book("customer-1", slots[0], BookingDetails())
+        kept = await stand_in.scheduler.get(later.reference)
+        assert (kept.address, kept.device, kept.notes) == ("1 High St", "TV wall mount",
+                                                          "tried: reset")  # fmt: skip
+        # Listed soonest first, whatever order the system answers in.
+        assert await service.list_for_customer("customer-1") == [earlier, later]
+        with pytest.raises(AppointmentNotFound) as missing:
+            await service.cancel("AP-NOSUCH")
+    assert "AP-NOSUCH" in str(missing.value)
+    posts = [r for r in stand_in.requests if r.method == "POST" and r.path == "/appointments"]
+    assert len(posts) == 2
+    assert all(len(r.headers["Idempotency-Key"]) == 36 for r in posts)
+    assert posts[0].headers["Idempotency-Key"] != posts[1].headers["Idempotency-Key"]
