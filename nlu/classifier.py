@@ -100,7 +100,7 @@ class IntentClassifier:
     def load(cls, directory: Path) -> IntentClassifier:
         try:
             return cls._from_saved(joblib.load(directory / "model.joblib"))
-        except (OSError, ValueError, EOFError) as error:
+        except Exception as error:  # unpickling a file that is not a model raises anything
             raise TrainingDataError(
                 f"{directory}: not a model `python -m nlu train` wrote ({error})"
             ) from error

@@ -17,7 +17,7 @@ from nlu.embedded import EmbeddedRecognizer
 from nlu.evaluation import evaluate, write_report
 from nlu.recognizer import Intent
 from nlu.sentence_encoder import TOKENIZER, EncoderUnavailable, SentenceEncoder, shared_encoder
-from nlu.training import held_out_file, load_labelled, load_training
+from nlu.training import TrainingDataError, held_out_file, load_labelled, load_training
 
 ROOT = Path(__file__).resolve().parents[2]
 # Tuesday 10:00 UTC, the day the held-out file's dates were written for.
@@ -207,3 +207,21 @@ def test_a_model_cache_that_cannot_be_used_never_stops_the_bot(
     with caplog.at_level(logging.WARNING):
         again = IntentClassifier.cached(texts, intents, "abc", cache)
     assert again.rank("hello there")[0][0] == "greeting" and "unusable" in caplog.text
+
+
+def test_a_saved_model_loads_and_ranks_as_it_did(tmp_path: Path) -> None:
+    texts = ["where is my order", "track my parcel", "hello", "hi there", "book a repair",
+             "I need an appointment"]  # fmt: skip
+    intents = ["orderStatus", "orderStatus", "greeting", "greeting", "bookAppointment",
+               "bookAppointment"]  # fmt: skip
+    model = IntentClassifier.train(texts, intents)
+    model.save(tmp_path / "model")
+    loaded = IntentClassifier.load(tmp_path / "model")
+    for text in ("where's my parcel", "hey", "can I book a visit"):
+        assert loaded.rank(text) == model.rank(text)
+    assert loaded.rank("where's my parcel")[0][0] == "orderStatus"
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "model.joblib").write_bytes(b"not a model")
+    for directory in (tmp_path / "junk", tmp_path / "missing"):
+        with pytest.raises(TrainingDataError, match="not a model `python -m nlu train` wrote"):
+            IntentClassifier.load(directory)
