@@ -220,6 +220,11 @@ def test_a_saved_model_loads_and_ranks_as_it_did(tmp_path: Path) -> None:
     for text in ("where's my parcel", "hey", "can I book a visit"):
         assert loaded.rank(text) == model.rank(text)
     assert loaded.rank("where's my parcel")[0][0] == "orderStatus"
+    # The bot on a trained model (NLU_MODEL_DIR): its intents, with the bot's entities.
+    recognizer = EmbeddedRecognizer.from_model(tmp_path / "model")
+    assert recognizer.rank("where's my parcel") == model.rank("where's my parcel")
+    found = recognizer.recognize_now("where is my order 123456")
+    assert (found.intent.value, found.order_number) == ("orderStatus", "123456")
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "model.joblib").write_bytes(b"not a model")
     for directory in (tmp_path / "junk", tmp_path / "missing"):
