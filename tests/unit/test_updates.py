@@ -13,13 +13,15 @@ import pytest
 from channels.reference import ChannelRefused, ConversationRef
 from customers.context import CustomerContext, Topic
 from customers.identity import CONTEXT_PROPERTY, customer_key
-from customers.stored import read_context
+from customers.stored import change_context, read_context
 from notifications.order_events import BadEvent, fresh, parse
 from notifications.outbox import DUE_PREFIX, Outbox, Update, UpdateState, update_id
 from notifications.quiet_hours import QuietHours
 from notifications.reach import MESSENGER_WINDOW, OPEN_CONVERSATION, destinations
 from notifications.sender import MAX_ATTEMPTS, UpdateSender
 from notifications.updates import OrderEvent, Updates, followers_key, unfollow
+from services.demo_scheduling import DemoSchedulingService
+from services.scheduling import AppointmentKind, BookingDetails
 from state.documents import DocumentWrite, StorageUnavailable
 from state.memory_store import MemoryDocumentStore
 from tests.conftest import NOW, MovableClock
@@ -575,3 +577,51 @@ def test_a_conversation_reference_is_stored_in_camel_case_without_unknowns() -> 
         "conversationId": "msteams-c", "userId": "u", "conversationType": "personal",
     }  # fmt: skip
     assert ConversationRef.model_validate(stored) == ref("msteams", "personal")
+
+
+async def test_an_orders_eta_is_told_in_the_customers_time_zone() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    tokyo = CustomerContext().preferences.model_copy(update={"time_zone": "Asia/Tokyo"})
+    await customer(documents, "c-1", preferences=tokyo)
+    update = await order_update(outbox, "c-1")
+    update.facts = {"status": "shipped", "eta": (NOW + timedelta(hours=3)).isoformat()}
+    await outbox.save(update, (await outbox.read([update.id]))[update.id][1])
+    await sender_for(documents, outbox, channel, clock).send_due()
+    [(_, activity)] = channel.sent
+    # 13:00 UTC is 10 PM in Tokyo, the same day there.
+    assert "it's now shipped and expected by 10 PM today." in activity["text"]
+
+
+async def test_an_appointment_reminder_goes_while_it_is_booked_and_is_dropped_once_not() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    scheduling = DemoSchedulingService(documents, clock)
+    updates = Updates(documents, outbox, clock)
+    sender = UpdateSender(outbox, documents, channel, scheduling, clock, quiet_hours=QuietHours(),
+                          default_zone=UTC, daily_limit=5)  # fmt: skip
+    kind, store = AppointmentKind.IN_STORE_REPAIR, "london-oxford-st"
+    slots = await scheduling.free_slots(kind, store, NOW + timedelta(days=3), 2)
+    kept = await scheduling.book("c-1", slots[0], BookingDetails())
+    moved = await scheduling.book("c-1", slots[1], BookingDetails())
+    await customer(documents, "c-1", subscriptions=[])
+    for appointment in (kept, moved):
+        start = appointment.slot.start
+        await change_context(documents, "c-1", lambda c, ref=appointment.reference, at=start:
+                             c.subscribe(Topic.APPOINTMENT, ref, at, "msteams"))  # fmt: skip
+        assert await updates.remind("c-1", appointment.reference, start, "in-store repair",
+                                    "at Oxford Street")  # fmt: skip
+    later = await scheduling.free_slots(kind, store, NOW + timedelta(days=5), 1)
+    await scheduling.reschedule(moved.reference, later[0])
+    clock.now = slots[1].start - timedelta(days=1)  # both reminders are due, neither past
+    await sender.send_due()
+    [(_, activity)] = channel.sent
+    assert activity["text"].startswith("Reminder: your in-store repair at Oxford Street is on ")
+    assert f"(reference {kept.reference})" in activity["text"]
+    reminders = {u.subject: u for u, _ in (await outbox.read(
+        [update_id("c-1", f"reminder:{a.reference}:{a.slot.start.isoformat()}")
+         for a in (kept, moved)])).values()}  # fmt: skip
+    assert reminders[kept.reference].state == UpdateState.SENT
+    assert (reminders[moved.reference].state, reminders[moved.reference].notes) == (
+        UpdateState.DROPPED, ["the appointment was moved or cancelled"],
+    )  # fmt: skip
