@@ -3,8 +3,11 @@ forgetting, over the memory store (the document contract every store keeps)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
+
+import pytest
 
 from customers.accounts import ChannelAccount, sign_customer_id
 from customers.context import ChannelAccountRecord, CustomerContext
@@ -280,3 +283,66 @@ async def test_a_customer_changed_during_the_join_is_joined_with_the_change() ->
     joined = await stored_context(documents, "crm-alex")
     assert joined is not None
     assert joined["lastIntent"] == "help" and joined["messageCount"] == 2
+
+
+class _Yielding(MemoryDocumentStore):
+    """The memory store, but every call gives way first, as a real store's I/O does: turns
+    running at once interleave between reading and writing."""
+
+    async def read(self, keys):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0)
+        return await super().read(keys)
+
+    async def write(self, writes):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0)
+        return await super().write(writes)
+
+
+async def test_tries_made_at_once_are_each_counted_and_the_limit_holds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    identity, _, clock = service(documents=_Yielding())
+    clock.now = NOW.replace(second=0)
+    guessers = [
+        ChannelAccount("webchat", f"guesser-{n}") for n in range(MAX_LINK_TRIES_PER_MINUTE + 10)
+    ]
+    results = await asyncio.gather(
+        *(identity.redeem("AAA-AAA", account, f"c-{n}") for n, account in enumerate(guessers))
+    )
+    outcomes = [result.outcome for result in results]
+    assert outcomes.count(LinkOutcome.WRONG_CODE) == MAX_LINK_TRIES_PER_MINUTE
+    assert outcomes.count(LinkOutcome.LINKING_PAUSED) == 10
+    assert (
+        f"link tries from all accounts passed {MAX_LINK_TRIES_PER_MINUTE} this minute: paused"
+        in caplog.text
+    )
+
+
+async def test_one_accounts_tries_made_at_once_take_one_slot_each() -> None:
+    identity, _, clock = service(documents=_Yielding())
+    visitor = await identity.resolve(WEB)
+    results = await asyncio.gather(
+        *(identity.redeem("AAA-AAA", WEB, visitor) for _ in range(MAX_WRONG_CODES + 3))
+    )
+    outcomes = [result.outcome for result in results]
+    assert outcomes.count(LinkOutcome.WRONG_CODE) == MAX_WRONG_CODES
+    assert outcomes.count(LinkOutcome.TOO_MANY_TRIES) == 3
+    # An hour on, the slots are taken again, each by one try (it names the try it replaces).
+    clock.now += WRONG_CODE_WINDOW + timedelta(minutes=1)
+    results = await asyncio.gather(
+        *(identity.redeem("AAA-AAA", WEB, visitor) for _ in range(MAX_WRONG_CODES + 3))
+    )
+    outcomes = [result.outcome for result in results]
+    assert outcomes.count(LinkOutcome.WRONG_CODE) == MAX_WRONG_CODES
+
+
+async def test_the_minutes_count_is_kept_two_minutes_and_then_let_go() -> None:
+    now = [NOW.timestamp()]
+    documents = MemoryDocumentStore(clock=lambda: now[0])
+    identity, _, _ = service(documents=documents)
+    await identity.redeem("AAA-AAA", WEB, "c-1")
+    [count_key] = [key for key in documents._entries if key.startswith("identity/link-tries/")]
+    now[0] += 2 * 60 - 1
+    assert (await documents.read([count_key]))[count_key].data == {"count": 1}
+    now[0] += 1
+    assert await documents.read([count_key]) == {}
