@@ -625,3 +625,49 @@ async def test_an_appointment_reminder_goes_while_it_is_booked_and_is_dropped_on
     assert (reminders[moved.reference].state, reminders[moved.reference].notes) == (
         UpdateState.DROPPED, ["the appointment was moved or cancelled"],
     )  # fmt: skip
+
+
+async def test_on_messenger_an_update_carries_the_messaging_type_or_tag_it_needs() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    tagged = {"messaging_type": "MESSAGE_TAG", "tag": "POST_PURCHASE_UPDATE"}
+    for hours, expected in ((2, {"messaging_type": "UPDATE"}), (30, tagged)):
+        await customer(documents, f"c-{hours}", reach={FACEBOOK: ref("facebook")},
+                       last_inbound_at={FACEBOOK: NOW - timedelta(hours=hours)})  # fmt: skip
+        await order_update(outbox, f"c-{hours}", f"evt-{hours}")
+        await sender_for(documents, outbox, channel, clock).send_due()
+        (_, activity) = channel.sent[-1]
+        assert activity["channelData"] == expected
+
+
+async def test_an_update_is_written_in_the_customers_language() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    spanish = CustomerContext().preferences.model_copy(update={"language": "es"})
+    await customer(documents, "c-1", preferences=spanish)
+    await order_update(outbox, "c-1")
+    await sender_for(documents, outbox, channel, clock).send_due()
+    [(_, activity)] = channel.sent
+    assert activity["text"] == (
+        "Novedades de tu pedido 123456: ahora está enviado. "
+        "(Di «no más avisos» para dejar de recibirlos.)"
+    )
+
+
+async def test_a_defect_while_sending_is_logged_and_the_update_tried_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    channel.failures = [RuntimeError("a bug in a channel adapter")]
+    await sender_for(documents, outbox, channel, clock).send_due()
+    retried = await state_of(outbox, update)
+    assert (retried.state, retried.notes) == (
+        UpdateState.PENDING, ["try 1 failed: unexpected error"],
+    )  # fmt: skip
+    assert retried.lease_owner is None and retried.not_before > NOW
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage() == f"update {update.id}: unexpected error while sending"
+    assert record.exc_info is not None
