@@ -90,34 +90,6 @@ async def test_twenty_messages_at_once_in_one_conversation(cosmos_server: Cosmos
     assert (await customer_context(settings, "webchat", "bob"))["messageCount"] == 20
 
 
-async def test_the_same_customer_in_two_conversations_on_two_instances(
-    cosmos_server: CosmosServer,
-) -> None:
-    # Two app instances over one database, as behind a load balancer: their turns for the
-    # same customer meet etag conflicts, which must cost neither a reply nor an update.
-    settings = cosmos_settings(cosmos_server)
-    carol = ChannelUser("carol", "Carol")
-    async with (
-        serve_bot(settings) as first_url,
-        serve_bot(settings) as second_url,
-        LocalChannel(first_url) as first,
-        LocalChannel(second_url) as second,
-    ):
-        here, there = first.conversation(carol), second.conversation(carol)
-        numbers = ["123456", "234567", "112233"]
-        await asyncio.gather(
-            *(here.say(f"where is order {numbers[i % 3]}") for i in range(10)),
-            *(there.say(f"where is order {numbers[i % 3]}") for i in range(10)),
-        )
-        for channel, conversation in ((first, here), (second, there)):
-            answers = texts(channel.received(conversation.id))
-            assert len(answers) == 10
-            assert all(answer.startswith("Your order ") for answer in answers), answers
-    context = await customer_context(settings, "webchat", "carol")
-    assert context["messageCount"] == 20
-    assert context["lastOrderNumber"] in numbers
-
-
 async def test_an_activity_delivered_twice_is_answered_once(cosmos_server: CosmosServer) -> None:
     settings = cosmos_settings(cosmos_server)
     async with (
