@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -49,6 +50,19 @@ class MovableClock:
 
     def advance(self, by: timedelta) -> None:
         self.now += by
+
+
+class YieldingStore(MemoryDocumentStore):
+    """The memory store, but every call gives way first, as a real store's I/O does: tasks
+    running at once interleave between reading and writing."""
+
+    async def read(self, keys):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0)
+        return await super().read(keys)
+
+    async def write(self, writes):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0)
+        return await super().write(writes)
 
 
 def make_settings(**values: object) -> Settings:

@@ -21,7 +21,7 @@ from customers.link_codes import (
 )
 from state.documents import DocumentWrite
 from state.memory_store import MemoryDocumentStore
-from tests.conftest import NOW, MovableClock
+from tests.conftest import NOW, MovableClock, YieldingStore
 
 WEB = ChannelAccount("webchat", "visitor-1")
 TEAMS = ChannelAccount("msteams", "29:alex", "aad-alex", "tenant-1")
@@ -285,23 +285,10 @@ async def test_a_customer_changed_during_the_join_is_joined_with_the_change() ->
     assert joined["lastIntent"] == "help" and joined["messageCount"] == 2
 
 
-class _Yielding(MemoryDocumentStore):
-    """The memory store, but every call gives way first, as a real store's I/O does: turns
-    running at once interleave between reading and writing."""
-
-    async def read(self, keys):  # type: ignore[no-untyped-def]
-        await asyncio.sleep(0)
-        return await super().read(keys)
-
-    async def write(self, writes):  # type: ignore[no-untyped-def]
-        await asyncio.sleep(0)
-        return await super().write(writes)
-
-
 async def test_tries_made_at_once_are_each_counted_and_the_limit_holds(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    identity, _, clock = service(documents=_Yielding())
+    identity, _, clock = service(documents=YieldingStore())
     clock.now = NOW.replace(second=0)
     guessers = [
         ChannelAccount("webchat", f"guesser-{n}") for n in range(MAX_LINK_TRIES_PER_MINUTE + 10)
@@ -319,7 +306,7 @@ async def test_tries_made_at_once_are_each_counted_and_the_limit_holds(
 
 
 async def test_one_accounts_tries_made_at_once_take_one_slot_each() -> None:
-    identity, _, clock = service(documents=_Yielding())
+    identity, _, clock = service(documents=YieldingStore())
     visitor = await identity.resolve(WEB)
     results = await asyncio.gather(
         *(identity.redeem("AAA-AAA", WEB, visitor) for _ in range(MAX_WRONG_CODES + 3))
