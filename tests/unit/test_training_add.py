@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from nlu.__main__ import main
 from nlu.training import (
+    DATA_DIR,
     TrainingDataError,
     add_example,
     held_out_file,
@@ -16,6 +18,18 @@ from nlu.training import (
     load_labelled,
     load_training,
 )
+
+
+@pytest.fixture(autouse=True)
+def training_data_untouched() -> Iterator[None]:
+    """Every test here writes to a copy: one that writes to the bot's own data fails, and
+    the data is put back, so the tests after it (a mutation run's too) read it as it was."""
+    before = {path: path.read_bytes() for path in DATA_DIR.rglob("*") if path.is_file()}
+    yield
+    changed = [path for path, data in before.items() if path.read_bytes() != data]
+    for path in changed:
+        path.write_bytes(before[path])
+    assert not changed, f"written to the bot's training data: {changed}"
 
 
 @pytest.fixture
