@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from app import BOT_PARTS, BotParts, create_app
+from channels.reference import ConversationRef
 from config import Settings
 from customers.accounts import ChannelAccount
 from customers.identity import CONTEXT_PROPERTY, customer_key
@@ -63,6 +64,33 @@ class YieldingStore(MemoryDocumentStore):
     async def write(self, writes):  # type: ignore[no-untyped-def]
         await asyncio.sleep(0)
         return await super().write(writes)
+
+
+class RecordingChannel:
+    """The customers' channels as the hand-off core sees them (an Outbound): records each
+    activity sent and each update, per conversation; `broken` makes every call fail."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict]] = []
+        self.updated: list[tuple[str, str, dict]] = []
+        self.broken: Exception | None = None
+
+    async def send(self, to: ConversationRef, activity: dict) -> str:
+        if self.broken is not None:
+            raise self.broken
+        self.sent.append((to.conversation_id, activity))
+        return f"activity-{len(self.sent)}"
+
+    async def update(self, to: ConversationRef, activity_id: str, activity: dict) -> None:
+        if self.broken is not None:
+            raise self.broken
+        self.updated.append((to.conversation_id, activity_id, activity))
+
+    def texts_to(self, conversation_id: str) -> list[str]:
+        return [a.get("text", "") for c, a in self.sent if c == conversation_id]
+
+    def to(self, conversation_id: str) -> list[dict]:
+        return [a for c, a in self.sent if c == conversation_id]
 
 
 def make_settings(**values: object) -> Settings:

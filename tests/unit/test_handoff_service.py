@@ -23,7 +23,7 @@ from handoff.cases import (
     Reason,
     TranscriptLine,
 )
-from handoff.desk import DeskUnavailable, Json
+from handoff.desk import DeskUnavailable
 from handoff.hours import BusinessHours
 from handoff.service import (
     AGENT_IDLE,
@@ -40,7 +40,7 @@ from handoff.service import (
 )
 from state.documents import EtagConflict, StorageError
 from state.memory_store import MemoryDocumentStore
-from tests.conftest import NOW, MovableClock, YieldingStore
+from tests.conftest import NOW, MovableClock, RecordingChannel, YieldingStore
 
 ALWAYS_OPEN = BusinessHours.parse("mon-sun 00:00-24:00", "UTC")
 MAX_WAIT = timedelta(minutes=10)
@@ -103,29 +103,6 @@ class Desk:
             raise self.broken
 
 
-class Channel:
-    """The customers' channels: records each activity sent, per conversation."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Json]] = []
-        self.broken: Exception | None = None
-
-    async def send(self, to: ConversationRef, activity: Json) -> str:
-        if self.broken is not None:
-            raise self.broken
-        self.sent.append((to.conversation_id, activity))
-        return f"activity-{len(self.sent)}"
-
-    async def update(self, to: ConversationRef, activity_id: str, activity: Json) -> None:
-        raise AssertionError("the hand-off core never updates a customer's message")
-
-    def texts_to(self, conversation_id: str) -> list[str]:
-        return [a.get("text", "") for c, a in self.sent if c == conversation_id]
-
-    def to(self, conversation_id: str) -> list[Json]:
-        return [a for c, a in self.sent if c == conversation_id]
-
-
 class Parts:
     def __init__(
         self,
@@ -138,7 +115,7 @@ class Parts:
         self.clock = MovableClock()
         self.documents = documents or MemoryDocumentStore(clock=lambda: self.clock.now.timestamp())
         self.desk = desk or Desk()
-        self.channel = Channel()
+        self.channel = RecordingChannel()
         self.events: list[ConversationEvent] = []
         self.service = HandoffService(
             self.documents, self.desk, self.channel, hours, self.clock,
@@ -226,6 +203,7 @@ async def test_a_request_is_stored_queued_shown_to_the_agents_and_its_wait_estim
     assert await parts.service.case_for_thread("another thread") is None
     assert await parts.service.waiting_cases() == [(1, first.case), (2, second.case)]
     assert parts.channel.sent == []  # the dialog tells the customer; the core does not
+    assert parts.channel.updated == []
 
 
 async def test_closed_cases_are_kept_for_the_analytics_then_forgotten() -> None:
