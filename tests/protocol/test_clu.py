@@ -2,67 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
-from aiohttp import web
 
 from channels import replies
 from nlu.clu import CluRecognizer
 from nlu.embedded import EmbeddedRecognizer
 from nlu.recognizer import Intent
-from tests.conftest import make_settings, serve, serve_bot, texts
+from tests.clu_api import KEY, CluServer, clu_server
+from tests.conftest import make_settings, serve_bot, texts
 from tools.local_channel import LocalChannel
-
-KEY = "clu-test-key"
-
-
-class CluServer:
-    """Answers POST /language/:analyze-conversations as CLU does, with `top` as the intent."""
-
-    def __init__(self, top: str = "bookAppointment", failure: str | None = None) -> None:
-        self.top = top
-        self.failure = failure
-        self.requests: list[dict[str, Any]] = []
-
-    async def analyze(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.requests.append({"query": dict(request.query), "key": request.headers.get(
-            "Ocp-Apim-Subscription-Key"), "body": body})  # fmt: skip
-        if self.failure == "hang":
-            await asyncio.sleep(3600)
-        if self.failure == "500":
-            return web.json_response({"error": {"code": "InternalServerError"}}, status=500)
-        text = body["analysisInput"]["conversationItem"]["text"]
-        return web.json_response(
-            {
-                "kind": "ConversationResult",
-                "result": {
-                    "query": text,
-                    "prediction": {
-                        "projectKind": "Conversation",
-                        "topIntent": self.top,
-                        "intents": [
-                            {"category": "none", "confidenceScore": 0.04},
-                            {"category": self.top, "confidenceScore": 0.93},
-                            {"category": "orderStatus", "confidenceScore": 0.03},
-                        ],
-                        "entities": [],
-                    },
-                },
-            }
-        )
-
-
-@asynccontextmanager
-async def clu_server(server: CluServer) -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_post("/language/:analyze-conversations", server.analyze)
-    async with serve(app) as url:
-        yield url
 
 
 async def test_clu_answers_with_its_own_intent_and_the_bots_entities() -> None:
