@@ -81,6 +81,6 @@ def _order_from(body: object, order_number: str) -> Order:
     for name, limit in (("email", 254), ("postcode", 16)):
         value = body.get(name)
         if value is not None and (not isinstance(value, str) or len(value) > limit):
-            raise BadAnswer(f"order system answered a {name} that is not one")
+            raise BadAnswer(f"order system answered a bad {name}")
         proof[name] = value or None
     return Order(str(body.get("orderNumber") or order_number), status.strip(), when, **proof)

@@ -4,13 +4,19 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import web
 
-from services.http_orders import HttpOrderService
-from services.orders import OrderNotFound, OrderServiceUnavailable
+from services.http_orders import (
+    MAX_ORDER_NUMBER_CHARS,
+    MAX_STATUS_CHARS,
+    HttpOrderService,
+    _order_from,
+)
+from services.orders import Order, OrderNotFound, OrderServiceUnavailable
+from services.resilient_http import BadAnswer
 from tests.conftest import OrderHandler, order_system
 
 
@@ -157,3 +163,67 @@ async def test_an_unreachable_order_system_is_unavailable() -> None:
             await service.get_order("123456")
     finally:
         await service.close()
+
+
+ORDER = {"orderNumber": "123456", "status": " shipped ", "eta": None}
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"status": None}, "without a status"),
+        ({"status": "   "}, "without a status"),
+        ({"status": 7}, "without a status"),
+        ({"status": "x" * (MAX_STATUS_CHARS + 1)}, f"a status of {MAX_STATUS_CHARS + 1} char"),
+        ({"orderNumber": ["123456"]}, "an order number that is not one"),
+        ({"orderNumber": "1" * (MAX_ORDER_NUMBER_CHARS + 1)}, "an order number that is not one"),
+        ({"eta": 1764000000}, "an eta that is not a string"),
+        ({"eta": "tomorrow"}, "an eta that is not ISO-8601"),
+        ({"email": "a" * 245 + "@example.com"}, "a bad email"),
+        ({"email": ["ana@example.com"]}, "a bad email"),
+        ({"postcode": "SW1A 1AA SW1A 1AA"}, "a bad postcode"),
+    ],
+)
+def test_each_bad_answer_says_what_was_wrong(changes: dict, why: str) -> None:
+    with pytest.raises(BadAnswer, match=f"^order system answered {why}"):
+        _order_from({**ORDER, **changes}, "123456")
+
+
+@pytest.mark.parametrize("body", [[ORDER], "shipped", None])
+def test_an_answer_that_is_not_an_object_is_not_an_order(body: object) -> None:
+    with pytest.raises(BadAnswer, match=r"^order system answered with something not an order$"):
+        _order_from(body, "123456")
+
+
+def test_an_answer_at_every_limit_is_an_order() -> None:
+    email = "a" * 242 + "@example.com"  # 254 characters
+    order = _order_from({
+        "orderNumber": "1" * MAX_ORDER_NUMBER_CHARS, "status": "s" * MAX_STATUS_CHARS,
+        "eta": "2026-11-24T18:00:00", "email": email, "postcode": "SW1A 1AA SW1A 1A",
+    }, "123456")  # fmt: skip
+    assert order.order_number == "1" * MAX_ORDER_NUMBER_CHARS
+    assert order.status == "s" * MAX_STATUS_CHARS
+    assert order.eta == datetime(2026, 11, 24, 18, 0, tzinfo=UTC)  # no offset: UTC
+    assert (order.email, order.postcode) == (email, "SW1A 1AA SW1A 1A")
+
+
+def test_what_an_answer_leaves_out_is_taken_from_the_question_or_left_unknown() -> None:
+    order = _order_from({"status": " shipped ", "eta": "", "email": "", "postcode": None}, "42")
+    assert order == Order("42", "shipped", None, email=None, postcode=None)
+    numbered = _order_from({"orderNumber": 123456, "status": "shipped"}, "0123456")
+    assert numbered.order_number == "123456"  # as the order system numbers it
+    tokyo = _order_from({**ORDER, "eta": "2026-11-25T03:00:00+09:00"}, "123456")
+    assert tokyo.eta == datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+    assert tokyo.eta is not None and tokyo.eta.utcoffset() == timedelta(hours=9)
+
+
+async def test_the_bad_answer_is_what_the_caller_and_the_log_are_told(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler, _ = answering(lambda: web.json_response({"orderNumber": "123456", "eta": None}))
+    async with client(handler) as service:
+        with pytest.raises(OrderServiceUnavailable, match="order system answered without a status"):
+            await service.get_order("123456")
+        with pytest.raises(ValueError, match="digits only"):
+            await service.get_order("12345/../admin")
+    assert "order system call failed: order system answered without a status" in caplog.text
