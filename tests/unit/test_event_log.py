@@ -12,7 +12,7 @@ from analytics import event_log
 from analytics.event_log import StoredEventLog
 from analytics.events import ConversationEvent, EventName
 from nlu.review import ReviewQueue
-from state.documents import DocumentWrite, StorageUnavailable
+from state.documents import DocumentWrite, EtagConflict, StorageError, StorageUnavailable
 from state.memory_store import MemoryDocumentStore
 
 NOW = datetime(2026, 11, 24, 23, 59, tzinfo=UTC)
@@ -153,3 +153,128 @@ async def test_a_full_day_drops_the_flush_counts_it_and_leaves_no_stray_document
     listed = (await documents.read([event_log.day_key(day)]))[event_log.day_key(day)]
     assert len(listed.data["documents"]) == 2
     assert len([key for key in documents._entries if key.startswith("events/2026-11-24/")]) == 2
+
+
+def of(customer: str, n: int, at: datetime) -> ConversationEvent:
+    return ConversationEvent(EventName.HANDOFF_ENDED, at, "webchat", customer, f"v{n}")
+
+
+async def test_forgetting_a_customer_deletes_their_events_of_those_days_and_the_next() -> None:
+    documents = MemoryDocumentStore()
+    log = StoredEventLog(documents, 90, lambda: NOW)
+    monday, tuesday = datetime(2026, 11, 23, 12, tzinfo=UTC), datetime(2026, 11, 24, 9, tzinfo=UTC)
+    after_midnight, week_later = NOW + timedelta(minutes=5), NOW + timedelta(days=7)
+    for n, at in enumerate([monday, tuesday, after_midnight, week_later]):
+        log.record(of("ana", n, at))
+    log.record(of("ben", 9, tuesday))
+    await log.flush()
+    log.record(of("ana", 10, tuesday))  # still buffered
+    log.record(of("ben", 11, tuesday))
+    assert await log.forget("ana", [date(2026, 11, 24)]) == 3  # Tuesday, Wednesday, buffered
+    left = await log.read(date(2026, 11, 23), date(2026, 12, 2))
+    assert sorted((e.customer, e.conversation) for e in left) == [
+        ("ana", "v0"), ("ana", "v3"), ("ben", "v9")]  # fmt: skip
+    await log.flush()
+    assert sorted(e.conversation for e in await log.read(date(2026, 11, 24), date(2026, 11, 24)))\
+        == ["v11", "v9"]  # fmt: skip
+    # Wednesday's document held only Ana's event: it is deleted, not kept empty.
+    assert not [key for key in documents._entries if key.startswith("events/2026-11-25/")]
+    assert await log.forget("ana", [date(2026, 11, 24)]) == 0
+    assert await log.forget("nobody", []) == 0
+
+
+async def test_forgetting_goes_on_past_another_writer_and_keeps_the_retention(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class OneConflict(MemoryDocumentStore):
+        conflicts = 1
+
+        async def write(self, writes: Mapping[str, DocumentWrite]) -> dict[str, str]:
+            if self.conflicts and any(w.if_match for w in writes.values()):
+                self.conflicts -= 1
+                raise EtagConflict("another writer")
+            return await super().write(writes)
+
+    now = [NOW.timestamp()]
+    documents = OneConflict(clock=lambda: now[0])
+    log = StoredEventLog(documents, 2, lambda: NOW)
+    log.record(of("ana", 1, NOW))
+    log.record(of("ben", 2, NOW))
+    await log.flush()
+    assert await log.forget("ana", [NOW.date()]) == 1
+    assert [e.customer for e in await log.read(NOW.date(), NOW.date())] == ["ben"]
+    now[0] += 2 * 24 * 3600  # the rewritten document keeps the retention
+    assert [key for key in documents._entries if key.count("/") == 2 and
+            documents._entries[key].live(now[0])] == []  # fmt: skip
+
+    always = OneConflict()
+    always.conflicts = 10**6
+    stubborn = StoredEventLog(always, 90, lambda: NOW)
+    stubborn.record(of("ana", 1, NOW))
+    stubborn.record(of("ben", 2, NOW))
+    await stubborn.flush()
+    with pytest.raises(StorageError, match="kept changing while a customer was forgotten"):
+        await stubborn.forget("ana", [NOW.date()])
+
+
+async def test_a_full_buffer_drops_the_oldest_counts_each_and_says_so_now_and_then(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(event_log, "MAX_BUFFERED", 3)
+    log = StoredEventLog(MemoryDocumentStore(), 90, lambda: NOW)
+    for n in range(3 + 1000):
+        log.record(event(n))
+    assert log.dropped == 1000
+    warnings = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert warnings == [
+        "analytics: 1 events dropped (the store is not keeping up)",
+        "analytics: 1000 events dropped (the store is not keeping up)",
+    ]
+    await log.flush()
+    kept = await log.read(NOW.date(), NOW.date())
+    assert sorted(e.customer for e in kept) == ["c1000", "c1001", "c1002"]
+
+
+async def test_a_flush_writes_at_most_so_many_events_a_document_and_reads_past_a_hundred(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(event_log, "MAX_PER_DOCUMENT", 2)
+    documents = MemoryDocumentStore()
+    log = StoredEventLog(documents, 90, lambda: NOW)
+    for n in range(205):
+        log.record(event(n))
+    await log.flush()
+    day = event_log.day_key(NOW.date())
+    listed = (await documents.read([day]))[day].data["documents"]
+    assert len(listed) == 103 and len(set(listed)) == 103
+    assert all(key.startswith(f"{day}/") and len(key) == len(day) + 17 for key in listed)
+    assert len(await log.read(NOW.date(), NOW.date())) == 205
+
+
+async def test_closing_flushes_what_is_left_and_a_store_that_is_down_does_not_stop_it() -> None:
+    store = Switchable()
+    log = StoredEventLog(store, 90, lambda: NOW, flush_seconds=3600)
+    await log.open()
+    log.record(event(1))
+    store.down = True
+    await log.close()  # no error on the way out
+    store.down = False
+    assert await log.read(NOW.date(), NOW.date()) == []
+    await log.flush()
+    assert [e.customer for e in await log.read(NOW.date(), NOW.date())] == ["c1"]
+
+
+async def test_events_already_written_are_never_overwritten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    documents = MemoryDocumentStore()
+    log = StoredEventLog(documents, 90, lambda: NOW)
+    names = iter(["same", "same", "other"])
+    monkeypatch.setattr(event_log.secrets, "token_hex", lambda _: next(names))
+    log.record(event(1))
+    await log.flush()
+    log.record(event(2))
+    with pytest.raises(StorageError):
+        await log.flush()  # create-only: the first flush's document stays
+    await log.flush()
+    assert sorted(e.customer for e in await log.read(NOW.date(), NOW.date())) == ["c1", "c2"]
