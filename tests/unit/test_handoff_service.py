@@ -14,6 +14,7 @@ from analytics.events import ConversationEvent, EventName
 from channels import replies
 from channels.reference import ConversationRef
 from customers.privacy import PrivacyPolicy
+from handoff import timer
 from handoff.cases import (
     TRANSCRIPT_LENGTH,
     TRANSCRIPT_TEXT_LIMIT,
@@ -665,3 +666,34 @@ async def test_a_case_that_keeps_changing_under_the_queue_says_so() -> None:
     with pytest.raises(StorageError, match="the hand-off queue kept changing"):
         await parts.request("ana")
     assert documents.queue_writes == WRITE_ATTEMPTS
+
+
+async def test_the_hand_off_clock_ticks_in_the_background_and_a_stuck_tick_is_cut_short(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(timer, "TICK_SECONDS", 0.01)
+    monkeypatch.setattr(timer, "TICK_DEADLINE", 0.05)
+    parts = Parts()
+    case = await parts.queued("ana")
+    parts.clock.advance(MAX_WAIT)
+    clock = timer.handoff_timer(parts.service)
+    await clock.open()
+    try:
+        assert "handoff-timer" in {task.get_name() for task in asyncio.all_tasks()}
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if (await parts.case(case.id)).state is CaseState.TIMED_OUT:
+                break
+        assert (await parts.case(case.id)).state is CaseState.TIMED_OUT
+        stuck = asyncio.Event()
+        parts.desk.remind = lambda *_: stuck.wait()  # type: ignore[method-assign]
+        reminded = await parts.queued("ben")
+        parts.clock.advance(REMIND_AFTER)
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if "handoff-timer: this run failed" in caplog.text:
+                break
+    finally:
+        await clock.close()
+    assert "handoff-timer: this run failed, the next will try again" in caplog.text
+    assert (await parts.case(reminded.id)).reminded_at is not None

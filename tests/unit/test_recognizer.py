@@ -14,10 +14,10 @@ import pytest
 
 from nlu.classifier import CONSULT_BELOW, IntentClassifier, _probabilities
 from nlu.embedded import EmbeddedRecognizer
-from nlu.evaluation import evaluate, write_report
+from nlu.evaluation import cross_validate, evaluate, write_report
 from nlu.recognizer import Intent
 from nlu.sentence_encoder import TOKENIZER, EncoderUnavailable, SentenceEncoder, shared_encoder
-from nlu.training import TrainingDataError, held_out_file, load_labelled, load_training
+from nlu.training import Example, TrainingDataError, held_out_file, load_labelled, load_training
 
 ROOT = Path(__file__).resolve().parents[2]
 # Tuesday 10:00 UTC, the day the held-out file's dates were written for.
@@ -230,3 +230,22 @@ def test_a_saved_model_loads_and_ranks_as_it_did(tmp_path: Path) -> None:
     for directory in (tmp_path / "junk", tmp_path / "missing"):
         with pytest.raises(TrainingDataError, match="not a model `python -m nlu train` wrote"):
             IntentClassifier.load(directory)
+
+
+def test_cross_validation_trains_each_fold_on_the_others() -> None:
+    phrases = {
+        "orderStatus": ["where is my order", "track my parcel", "has my order shipped",
+                        "when will my order arrive", "order status please", "where is my parcel"],
+        "bookAppointment": ["book an appointment", "i need an appointment", "book a repair visit",
+                            "can i book a slot", "make an appointment", "appointment for friday"],
+        "greeting": ["hello", "hi there", "good morning", "hey", "hello there", "hi"],
+    }  # fmt: skip
+    examples = [Example(text, intent) for intent, texts in phrases.items() for text in texts]
+    report = cross_validate(examples, folds=3)
+    assert report["folds"] == 3 and report["messages"] == 18
+    assert 0.8 <= report["accuracy"] <= 1.0
+    # Labels the words cannot tell apart cannot be learnt: the folds show it.
+    shuffled = [Example(e.text, ("a", "b", "c")[n % 3]) for n, e in enumerate(examples)]
+    assert cross_validate(shuffled, folds=3)["accuracy"] < 0.6
+    assert round(cross_validate(shuffled, folds=3)["accuracy"], 4) == cross_validate(
+        shuffled, folds=3)["accuracy"]  # fmt: skip

@@ -25,6 +25,15 @@ def test_a_copied_or_stored_message_keeps_every_language() -> None:
     assert localize(pickle.loads(pickle.dumps(_("Help"))), "fr") == "Aide"
     repair = pickle.loads(pickle.dumps(_("in-store repair").capitalized()))
     assert (str(repair), localize(repair, "es")) == ("In-store repair", "Reparación en tienda")
+    # A plural with its count and arguments keeps them all through a copy.
+    waited = _n("a minute", "{count} minutes", 1200)
+    for copied in (copy.deepcopy(waited), pickle.loads(pickle.dumps(waited))):
+        assert (copied.msgid, copied.plural, copied.count, copied.args) == (
+            "a minute", "{count} minutes", 1200, {"count": 1200})  # fmt: skip
+        assert localize(copied, "de") == "1.200 Minuten"
+    moved = pickle.loads(pickle.dumps(_("You've moved up: you're now number {position} in the "
+                                        "queue.", position=3)))  # fmt: skip
+    assert moved.args == {"position": 3} and "3" in localize(moved, "fr")
 
 
 def test_the_languages_with_a_catalog_and_a_messages_placeholders() -> None:
