@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from channels import replies
 from channels.replies import (
     Card,
     cancelled_appointment,
@@ -93,4 +94,102 @@ def test_two_tasks_in_one_message_are_asked_about_by_name() -> None:
     assert (which.text, which.choices) == (
         "Do you want to check an order, or book an appointment?",
         ("Check an order", "Book an appointment"),
+    )
+
+
+MAIN = ["Where is my order?", "Book an appointment", "Fix a device problem", "Help",
+        "Talk to a person"]  # fmt: skip
+
+
+def said(reply: replies.Reply) -> tuple[str, list[str]]:
+    return str(reply.text), [str(choice) for choice in reply.choices]
+
+
+def test_what_the_customer_is_told_around_a_hand_off() -> None:
+    assert said(replies.queued(1, 1)) == (
+        "I've asked our team to join. You're next in line; the wait is about a minute. You can "
+        'keep typing: everything you write is passed on. Type "cancel" to stop waiting.',
+        ["Stop waiting"],
+    )
+    assert said(replies.queued(3, 7))[0].startswith(
+        "I've asked our team to join. You're number 3 in the queue; the wait is about 7 minutes."
+    )
+    assert said(replies.moved_up(1)) == (
+        "You're next in line: someone from our team will be with you shortly.", [])  # fmt: skip
+    assert said(replies.moved_up(3)) == (
+        "You've moved up: you're now number 3 in the queue.", [])  # fmt: skip
+    assert said(replies.agent_joined("Kim")) == (
+        "Kim from our team has joined the conversation.", [])  # fmt: skip
+    assert said(replies.agent_left("Kim")) == (
+        "Kim has left the conversation, and you're back with me. Did that solve your problem?",
+        ["Yes", "No"],
+    )
+    assert said(replies.ask_rating("Kim")) == (
+        "Thanks. How would you rate your chat with Kim, from 1 (poor) to 5 (great)?",
+        ["1", "2", "3", "4", "5"],
+    )
+    assert said(replies.outside_hours("Mon 09:00-17:00 (UTC)")) == (
+        "Our team isn't available right now (they're here Mon 09:00-17:00 (UTC)). Would you "
+        "like to leave a note, so that they get back to you?",
+        ["Leave a note", "No thanks"],
+    )
+    assert replies.in_language(replies.queued(3, 7), "de").text.startswith(
+        "Ich habe unser Team dazugebeten. Sie sind auf Platz 3 der Warteschlange; die Wartezeit "
+        "beträgt etwa 7 Minuten."
+    )
+
+
+def test_welcome_back_names_where_the_customer_was_and_what_they_were_doing() -> None:
+    assert said(replies.resume_offer("msteams", "123456")) == (
+        "Welcome back! On Teams you were checking order 123456. Want the latest status?",
+        ["Yes", "No"],
+    )
+    assert said(replies.resume_offer("sms", None)) == (
+        "Welcome back! By SMS you were checking an order. Want to continue?",
+        ["Yes", "No"],
+    )
+    assert said(replies.resume_booking("msteams", "callBack", None)) == (
+        "Welcome back! On Teams you were booking a phone call back. Want to continue?",
+        ["Yes", "No"],
+    )
+    assert str(replies.resume_booking("webchat", "homeInstallation", "2026-11-27").text) == (
+        "Welcome back! On web chat you were booking a home installation for Fri 27 Nov. "
+        "Want to continue?"
+    )
+    assert str(replies.resume_booking("facebook", None, "2026-11-27T15:00").text) == (
+        "Welcome back! On Messenger you were booking an appointment for Fri 27 Nov, 3:00 PM. "
+        "Want to continue?"
+    )
+    assert [str(replies.channel_place(c)) for c in ("webchat", "msteams", "facebook", "sms",
+                                                    "telegram")] == [
+        "on web chat", "on Teams", "on Messenger", "by SMS", "on telegram"]  # fmt: skip
+
+
+def test_updates_reminders_links_and_guides_read_as_written() -> None:
+    assert said(replies.updates_stopped(["order 1"])) == (
+        "Done: no more updates about order 1.", MAIN)  # fmt: skip
+    assert said(replies.updates_stopped(["order 1", "order 2"]))[0] == (
+        "Done: no more updates about order 1 and order 2.")  # fmt: skip
+    assert said(replies.updates_stopped(["order 1", "order 2", "appointment AP-1"]))[0] == (
+        "Done: no more updates about order 1, order 2 and appointment AP-1.")  # fmt: skip
+    assert str(replies.order_subject("123456")) == "order 123456"
+    assert str(replies.appointment_subject("AP-1")) == "appointment AP-1"
+    reminder = replies.appointment_reminder(
+        "AP-123", "home installation", "at your home", "Fri 27 Nov, 3:00 PM")  # fmt: skip
+    assert said(reminder) == (
+        "Reminder: your home installation at your home is on Fri 27 Nov, 3:00 PM (reference "
+        "AP-123). Can you still make it?",
+        ["Keep it", "Move it", "Cancel it"],
+    )
+    assert reminder.card == Card("Reminder: AP-123", (
+        ("What", "Home installation"), ("When", "Fri 27 Nov, 3:00 PM"),
+        ("Where", "your home")))  # fmt: skip
+    assert said(replies.link_code_issued("ABC-DEF", 10)) == (
+        "Your link code is ABC-DEF. On your other channel, send: link ABC-DEF\n"
+        "It works once, for 10 minutes.", [])  # fmt: skip
+    assert said(replies.guide_end("Try restarting it.")) == (
+        "Try restarting it. Anything else I can do?", MAIN)  # fmt: skip
+    assert said(replies.no_free_slots("in-store repair")) == (
+        "There's no free time for an in-store repair near then. When else would suit you?",
+        [],
     )
