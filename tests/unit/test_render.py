@@ -1,7 +1,10 @@
 """Each channel gets the same answer in the shape it can show."""
 
 import base64
+import json
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from icalendar import Calendar
@@ -129,3 +132,64 @@ def test_a_booking_comes_with_a_calendar_file_where_the_channel_can_take_one() -
         for message in render(reply, channel):
             types = [a["contentType"] for a in message.get("attachments", [])]
             assert "text/calendar" not in types, channel
+
+
+# --- every channel's whole message, kept in tests/unit/render_golden.json -----------------
+#
+# The channels read these shapes field by field (Teams' card schema, Web Chat's suggested
+# actions, the Facebook channel's quick replies), so a change to any field is a change the
+# customer sees. After a deliberate change, write the file again with
+# RENDER_GOLDEN=write pytest tests/unit/test_render.py, and read its diff.
+
+GOLDEN = Path(__file__).with_name("render_golden.json")
+WHEN = datetime(2026, 11, 24, 10, tzinfo=UTC)
+RENDERED_REPLIES = {
+    "a card with choices": Reply(
+        STATUS.text, ("Keep me posted", "Help"),
+        Card("Order 123456", (("Status", "out for delivery"),), "Left the depot at 9.",
+             "https://shop.example/parcel.png"),
+    ),
+    "a card without facts or choices": Reply("Here it is.", card=Card("Router", text="Model X")),
+    "a question": QUESTION,
+    "plain words": Reply("Anything else I can do?"),
+    "a day to pick": Reply("Which day suits you?", ("Tomorrow",), pick_day="Pick this day"),
+    "a booking": replies.booked(
+        "AP-7KQ2XM", "home installation", "at your home", "Fri 27 Nov",
+        CalendarEvent("AP-7KQ2XM", "Home installation (AP-7KQ2XM)", WHEN,
+                      WHEN + timedelta(hours=2), "1 High Street, London"),
+    ),
+    "an answer asking if it helped": Reply("Done.", feedback=True, follow_ups=("Keep me posted",)),
+    "a long answer with many choices": Reply(
+        "First sentence here. " * 120 + "x" * 2100,
+        tuple(f"Choice number {n} with a title far too long for Messenger" for n in range(15)),
+    ),
+}  # fmt: skip
+RENDERED_ON = {
+    "Teams, personal": ("msteams", "personal", None),
+    "Teams, a channel": ("msteams", "channel", None),
+    "Web Chat": ("webchat", None, None),
+    "Web Chat, in Spanish": ("webchat", None, "es"),
+    "Messenger": ("facebook", None, None),
+    "SMS": ("sms", None, None),
+}
+
+
+def rendered_everywhere() -> dict[str, dict[str, list[dict]]]:
+    return {
+        name: {
+            place: render(reply, channel, kind, WHEN, language)
+            for place, (channel, kind, language) in RENDERED_ON.items()
+        }
+        for name, reply in RENDERED_REPLIES.items()
+    }
+
+
+def test_every_channel_gets_the_whole_message_it_got_before() -> None:
+    rendered = json.loads(json.dumps(rendered_everywhere()))
+    if os.environ.get("RENDER_GOLDEN") == "write":
+        GOLDEN.write_text(json.dumps(rendered, indent=1, ensure_ascii=False) + "\n")
+    golden = json.loads(GOLDEN.read_text())
+    for name, places in golden.items():
+        for place, messages in places.items():
+            assert rendered[name][place] == messages, f"{name}, {place}"
+    assert rendered.keys() == golden.keys()
