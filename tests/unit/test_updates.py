@@ -14,11 +14,18 @@ from channels.reference import ChannelRefused, ConversationRef
 from customers.context import CustomerContext, Topic
 from customers.identity import CONTEXT_PROPERTY, customer_key
 from customers.stored import change_context, read_context
+from notifications import sender as sender_module
 from notifications.order_events import BadEvent, fresh, parse
 from notifications.outbox import DUE_PREFIX, Outbox, Update, UpdateState, update_id
 from notifications.quiet_hours import QuietHours
 from notifications.reach import MESSENGER_WINDOW, OPEN_CONVERSATION, destinations
-from notifications.sender import MAX_ATTEMPTS, UpdateSender
+from notifications.sender import (
+    MAX_ATTEMPTS,
+    SCAN_AFTER_FAILURE,
+    SCAN_AT_LEAST_EVERY,
+    SEND_LEASE,
+    UpdateSender,
+)
 from notifications.updates import OrderEvent, Updates, followers_key, unfollow
 from services.demo_scheduling import DemoSchedulingService
 from services.scheduling import AppointmentKind, BookingDetails
@@ -671,3 +678,265 @@ async def test_a_defect_while_sending_is_logged_and_the_update_tried_again(
     [record] = [r for r in caplog.records if r.levelname == "ERROR"]
     assert record.getMessage() == f"update {update.id}: unexpected error while sending"
     assert record.exc_info is not None
+
+
+# --- the sender at its edges ----------------------------------------------------------------
+
+
+async def test_an_update_is_dropped_at_the_moment_it_expires_not_a_moment_before() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    clock.now = update.expires_at
+    await sender_for(documents, outbox, channel, clock).send_due()
+    assert (await state_of(outbox, update)).notes == ["expired"] and channel.sent == []
+    await customer(documents, "c-2")
+    fresh_one = await order_update(outbox, "c-2")
+    clock.now = fresh_one.expires_at - timedelta(seconds=1)
+    await sender_for(documents, outbox, channel, clock).send_due()
+    assert (await state_of(outbox, fresh_one)).state == UpdateState.SENT
+
+
+async def test_held_until_its_expiry_is_dropped_and_a_hold_is_noted_once() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1", updates_sent={NOW.date().isoformat(): 1})
+    update = await order_update(outbox, "c-1")
+    sender = sender_for(documents, outbox, channel, clock, daily_limit=1)
+    await sender.send_due()
+    held = await state_of(outbox, update)
+    assert held.notes == ["held: daily limit reached"]
+    # Tomorrow's limit is the same: the note is not repeated, the hold moves on.
+    await customer(documents, "c-1", updates_sent={"2026-11-25": 1})
+    clock.now = held.not_before
+    await sender.send_due()
+    again = await state_of(outbox, update)
+    assert again.notes == ["held: daily limit reached"]
+    assert again.not_before == datetime(2026, 11, 26, tzinfo=UTC)
+    # Held to exactly the moment it expires: dropped, saying why.
+    await customer(documents, "c-2", updates_sent={NOW.date().isoformat(): 1})
+    short = Update(
+        id=update_id("c-2", "e"), customer_id="c-2", topic=Topic.ORDER, subject="123456",
+        event="e", facts={"status": "shipped"}, created_at=NOW, not_before=NOW,
+        expires_at=datetime(2026, 11, 25, tzinfo=UTC),
+    )  # fmt: skip
+    assert await outbox.put(short)
+    clock.now = NOW
+    await sender.send_due()
+    assert (await state_of(outbox, short)).notes == ["daily limit reached until it expired"]
+    assert (await state_of(outbox, short)).state == UpdateState.DROPPED
+
+
+async def test_the_daily_limit_counts_only_todays_updates_in_utc() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1", updates_sent={"2026-11-23": 1})  # yesterday's
+    update = await order_update(outbox, "c-1")
+    await sender_for(documents, outbox, channel, clock, daily_limit=1).send_due()
+    assert (await state_of(outbox, update)).state == UpdateState.SENT
+    context = await read_context(documents, "c-1")
+    assert context is not None and context.updates_sent["2026-11-24"] == 1
+
+
+async def test_a_forgotten_customers_order_is_unfollowed_for_them() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    updates = Updates(documents, outbox, clock)
+    for who in ("c-gone", "c-2"):
+        await customer(documents, who)
+        assert await updates.follow_order(who, "123456")
+    await documents.delete([customer_key("c-gone")])
+    await order_update(outbox, "c-gone")
+    await sender_for(documents, outbox, channel, clock).send_due()
+    followers = (await documents.read([followers_key("123456")]))[followers_key("123456")]
+    assert "c-gone" not in str(followers.data) and "c-2" in str(followers.data)
+
+
+@pytest.mark.parametrize(
+    ("zone", "held_until"),
+    [
+        ("Asia/Tokyo", datetime(2026, 11, 24, 23, 0, tzinfo=UTC)),  # 08:00 in Tokyo
+        ("Mars/Olympus", None),  # not a zone: the default (UTC), where it is day
+        (None, None),
+    ],
+)
+async def test_quiet_hours_are_the_customers_own(zone: str | None, held_until: object) -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    context = CustomerContext()
+    context.preferences.time_zone = zone
+    await customer(documents, "c-1", preferences=context.preferences)
+    update = await order_update(outbox, "c-1")
+    clock.now = NOW + timedelta(hours=3)  # 13:00 UTC, 22:00 in Tokyo
+    quiet = QuietHours(time(21), time(8))
+    await sender_for(documents, outbox, channel, clock, quiet_hours=quiet).send_due()
+    stored = await state_of(outbox, update)
+    if held_until is None:
+        assert stored.state == UpdateState.SENT
+    else:
+        assert stored.not_before == held_until and stored.notes == ["held: quiet hours"]
+
+
+async def test_each_wait_after_a_failure_doubles_within_a_fifth_either_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    sender = sender_for(documents, outbox, channel, clock)
+    for jitter, expected in ((0.8, [4, 8, 16, 32, 64, 128, 256]), (1.2, [6, 12, 24, 48])):
+        monkeypatch.setattr(sender_module.random, "uniform", lambda low, high, j=jitter: (
+            j if (low, high) == (0.8, 1.2) else pytest.fail("not the jitter")))  # fmt: skip
+        waits = []
+        for _ in expected:
+            channel.failures = [ConnectionError("reset")]
+            clock.now = (await state_of(outbox, update)).not_before
+            before = clock.now
+            await sender.send_due()
+            waits.append((await state_of(outbox, update)).not_before - before)
+        assert waits == [timedelta(seconds=s) for s in expected]
+        stored = await state_of(outbox, update)
+        assert stored.notes[-1] == f"try {stored.attempts} failed: ConnectionError"
+        if jitter == 0.8:  # start again from the first try
+            stored.attempts = 0
+            await outbox.save(stored, (await outbox.read([update.id]))[update.id][1])
+
+
+async def test_the_longest_wait_is_ten_minutes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Eight tries never wait that long; a deployment allowing more tries would.
+    monkeypatch.setattr(sender_module, "MAX_ATTEMPTS", 20)
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    stored = await state_of(outbox, update)
+    stored.attempts = 9  # 5 s doubled nine times is over 40 minutes
+    await outbox.save(stored, (await outbox.read([update.id]))[update.id][1])
+    channel.failures = [TimeoutError()]
+    await sender_for(documents, outbox, channel, clock).send_due()
+    wait = (await state_of(outbox, update)).not_before - NOW
+    assert timedelta(minutes=8) <= wait <= timedelta(minutes=12)
+
+
+async def test_what_happened_to_an_update_is_logged_once_it_is_settled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", "notifications.sender")
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    channel.failures = [TimeoutError()]
+    sender = sender_for(documents, outbox, channel, clock)
+    await sender.send_due()
+    assert f"update {update.id}" not in caplog.text  # still pending: nothing settled
+    clock.now = (await state_of(outbox, update)).not_before
+    await sender.send_due()
+    assert f"update {update.id}: sent (sent on msteams)" in caplog.text
+
+
+async def test_a_sent_update_the_store_cannot_count_is_not_sent_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class CustomersDown(MemoryDocumentStore):
+        down = False
+
+        async def write(self, writes):  # type: ignore[no-untyped-def]
+            if self.down and any(key == customer_key("c-1") for key in writes):
+                raise StorageUnavailable("the database is down")
+            return await super().write(writes)
+
+    documents, clock, channel = CustomersDown(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    documents.down = True
+    sender = sender_for(documents, outbox, channel, clock)
+    await sender.send_due()
+    assert f"update {update.id} sent, but not counted: the database is down" in caplog.text
+    assert (await state_of(outbox, update)).state == UpdateState.SENT
+    clock.advance(timedelta(minutes=5))
+    await sender.send_due()
+    assert len(channel.sent) == 1
+
+
+async def test_an_update_held_past_its_lease_is_left_to_the_instance_that_took_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    documents, clock = MemoryDocumentStore(), MovableClock()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    other = sender_for(documents, outbox, Channel(), clock)
+
+    class Slow(Channel):
+        async def send(self, to, activity, *, retry=True):  # type: ignore[no-untyped-def]
+            # While this instance sends, its lease runs out and another instance sends it.
+            clock.advance(SEND_LEASE + timedelta(seconds=1))
+            await other.send_due()
+            return await super().send(to, activity, retry=retry)
+
+    await sender_for(documents, outbox, Slow(), clock).send_due()
+    assert f"update {update.id}: lease ran out while it was being sent" in caplog.text
+    stored = await state_of(outbox, update)
+    assert stored.state == UpdateState.SENT and stored.lease_owner is None
+
+
+async def test_a_sender_looks_at_the_outbox_only_when_something_may_be_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    documents, clock = MemoryDocumentStore(), MovableClock()
+    outbox = Outbox(documents)
+    looked: list[datetime] = []
+    real_due = outbox.due
+
+    async def due(now: datetime, limit: int):  # type: ignore[no-untyped-def]
+        looked.append(now)
+        if len(looked) == 3:
+            raise StorageUnavailable("the database is down")
+        return await real_due(now, limit)
+
+    monkeypatch.setattr(outbox, "due", due)
+    sender = sender_for(documents, outbox, Channel(), clock)
+    await sender.tick()
+    await sender.tick()  # nothing added, nothing due: not looked at again
+    assert len(looked) == 1
+    clock.advance(SCAN_AT_LEAST_EVERY)
+    await sender.tick()  # other instances add updates too: looked at every so often
+    assert len(looked) == 2
+    outbox.added.set()  # this instance added one
+    with pytest.raises(StorageUnavailable):
+        await sender.tick()
+    clock.advance(SCAN_AFTER_FAILURE - timedelta(seconds=1))
+    await sender.tick()  # a store that is down is not asked on every tick
+    assert len(looked) == 3
+    clock.advance(timedelta(seconds=1))
+    await sender.tick()
+    assert len(looked) == 4
+
+
+async def test_a_spanish_customers_reminder_remembers_the_choices_as_they_saw_them() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    scheduling = DemoSchedulingService(documents, clock)
+    sender = UpdateSender(outbox, documents, channel, scheduling, clock, quiet_hours=QuietHours(),
+                          default_zone=UTC, daily_limit=5)  # fmt: skip
+    kind, store = AppointmentKind.IN_STORE_REPAIR, "london-oxford-st"
+    [slot] = await scheduling.free_slots(kind, store, NOW + timedelta(days=3), 1)
+    booked = await scheduling.book("c-1", slot, BookingDetails())
+    context = CustomerContext()
+    context.preferences.language = "es"
+    await customer(documents, "c-1", subscriptions=[], preferences=context.preferences)
+    await change_context(documents, "c-1", lambda c: c.subscribe(
+        Topic.APPOINTMENT, booked.reference, slot.start, "msteams"))  # fmt: skip
+    updates = Updates(documents, outbox, clock)
+    assert await updates.remind("c-1", booked.reference, slot.start, "in-store repair", "here")
+    clock.now = slot.start - timedelta(days=1)
+    await sender.send_due()
+    stored = await read_context(documents, "c-1")
+    assert stored is not None and stored.notified is not None
+    assert stored.notified.choices == ["Keep it", "Move it", "Cancel it"]
+    shown = [a["value"] for a in channel.sent[0][1]["suggestedActions"]["actions"]]
+    assert stored.notified.shown == shown and shown != stored.notified.choices
