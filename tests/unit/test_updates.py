@@ -15,6 +15,7 @@ from customers.context import CustomerContext, Topic
 from customers.identity import CONTEXT_PROPERTY, customer_key
 from customers.stored import change_context, read_context
 from notifications import sender as sender_module
+from notifications import updates as updates_module
 from notifications.order_events import BadEvent, fresh, parse
 from notifications.outbox import DUE_PREFIX, Outbox, Update, UpdateState, update_id
 from notifications.quiet_hours import QuietHours
@@ -26,12 +27,12 @@ from notifications.sender import (
     SEND_LEASE,
     UpdateSender,
 )
-from notifications.updates import OrderEvent, Updates, followers_key, unfollow
+from notifications.updates import OrderEvent, Updates, followers_key, seen_key, unfollow
 from services.demo_scheduling import DemoSchedulingService
 from services.scheduling import AppointmentKind, BookingDetails
-from state.documents import DocumentWrite, StorageUnavailable
+from state.documents import DocumentWrite, EtagConflict, StorageUnavailable
 from state.memory_store import MemoryDocumentStore
-from tests.conftest import NOW, MovableClock
+from tests.conftest import NOW, MovableClock, YieldingStore
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEB = "webchat/web-1"
@@ -940,3 +941,100 @@ async def test_a_spanish_customers_reminder_remembers_the_choices_as_they_saw_th
     assert stored.notified.choices == ["Keep it", "Move it", "Cancel it"]
     shown = [a["value"] for a in channel.sent[0][1]["suggestedActions"]["actions"]]
     assert stored.notified.shown == shown and shown != stored.notified.choices
+
+
+# --- the outbox and the followers' list under concurrency -------------------------------------
+
+
+async def test_an_update_saved_over_a_stale_read_is_refused_and_a_settled_one_expires() -> None:
+    now = [NOW.timestamp()]
+    documents = MemoryDocumentStore(clock=lambda: now[0])
+    outbox = Outbox(documents)
+    update = await order_update(outbox, "c-1")
+    stored, etag = (await outbox.read([update.id]))[update.id]
+    stored.note("first")
+    await outbox.save(stored, etag)
+    stored.note("second, over a stale read")
+    with pytest.raises(EtagConflict):
+        await outbox.save(stored, etag)
+    # Pending, it is kept however long it waits; settled, for a week.
+    now[0] += 30 * 24 * 3600
+    stored, etag = (await outbox.read([update.id]))[update.id]
+    stored.state = UpdateState.SENT
+    await outbox.save(stored, etag)
+    now[0] += 7 * 24 * 3600 - 1
+    assert (await outbox.read([update.id])).get(update.id) is not None
+    now[0] += 1
+    assert (await outbox.read([update.id])).get(update.id) is None
+
+
+def test_an_update_keeps_its_last_ten_notes() -> None:
+    update = Update(id="u", customer_id="c", topic=Topic.ORDER, subject="1", event="e",
+                    created_at=NOW, not_before=NOW, expires_at=NOW)  # fmt: skip
+    for n in range(12):
+        update.note(f"note {n}")
+    assert update.notes == [f"note {n}" for n in range(2, 12)]
+
+
+async def test_customers_unfollowing_one_order_at_once_all_come_off_it() -> None:
+    documents, clock = YieldingStore(), MovableClock()
+    updates = Updates(documents, Outbox(documents), clock)
+    customers = [f"c-{n}" for n in range(6)]
+    for who in customers:
+        assert await updates.follow_order(who, "123456")
+    await asyncio.gather(*(unfollow(documents, "123456", who) for who in customers[:5]))
+    followers = (await documents.read([followers_key("123456")]))[followers_key("123456")]
+    assert followers.data["customers"] == ["c-5"]
+    await unfollow(documents, "123456", "c-9")  # not following: nothing changes
+    await unfollow(documents, "654321", "c-5")  # nobody follows that order
+    assert (await documents.read([followers_key("654321")])) == {}
+
+
+async def test_events_for_one_order_at_once_leave_the_latest_as_latest() -> None:
+    documents, clock = YieldingStore(), MovableClock()
+    outbox = Outbox(documents)
+    updates = Updates(documents, outbox, clock)
+    assert await updates.follow_order("c-1", "123456")
+    events = [OrderEvent(f"evt-{n}", "123456", f"status {n}", None, NOW + timedelta(minutes=n))
+              for n in range(5)]  # fmt: skip
+    await asyncio.gather(*(updates.order_changed(event) for event in reversed(events)))
+    followers = (await documents.read([followers_key("123456")]))[followers_key("123456")]
+    assert followers.data["latestEvent"] == "evt-4"
+    assert followers.data["customers"] == ["c-1"]
+    # Two events of the same moment: both are told.
+    same = OrderEvent("evt-same", "123456", "again", None, NOW + timedelta(minutes=4))
+    assert await updates.order_changed(same) == 1
+
+
+async def test_an_event_is_remembered_a_day_and_a_follow_twice_is_listed_once() -> None:
+    now = [NOW.timestamp()]
+    documents, clock = MemoryDocumentStore(clock=lambda: now[0]), MovableClock()
+    outbox = Outbox(documents)
+    updates = Updates(documents, outbox, clock)
+    assert await updates.follow_order("c-1", "123456")
+    assert await updates.follow_order("c-1", "123456")
+    followers = (await documents.read([followers_key("123456")]))[followers_key("123456")]
+    assert followers.data["customers"] == ["c-1"]
+    event = OrderEvent("evt-1", "123456", "shipped", None, NOW)
+    assert await updates.order_changed(event) == 1
+    seen = (await documents.read([seen_key("evt-1")]))[seen_key("evt-1")]
+    assert seen.data == {"orderNumber": "123456", "at": NOW.isoformat()}
+    assert len(seen_key("evt-1")) == len("order-events/") + 40
+    now[0] += 24 * 3600 - 1
+    assert await updates.order_changed(event) is None
+    now[0] += 1
+    # Accepted again, but the customer's update for it is the one already in the outbox.
+    assert await updates.order_changed(event) == 1
+    assert await outbox.pending() == 1
+
+
+async def test_an_order_followed_by_as_many_as_allowed_takes_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(updates_module, "MAX_FOLLOWERS", 3)
+    documents, clock = MemoryDocumentStore(), MovableClock()
+    updates = Updates(documents, Outbox(documents), clock)
+    assert [await updates.follow_order(f"c-{n}", "123456") for n in range(4)] == [
+        True, True, True, False]  # fmt: skip
+    assert await updates.follow_order("c-0", "123456")  # already following
+    assert await updates.order_changed(OrderEvent("e", "123456", "shipped", None, NOW)) == 3
