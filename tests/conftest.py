@@ -93,6 +93,14 @@ class RecordingChannel:
         return [a for c, a in self.sent if c == conversation_id]
 
 
+def golden(path: Path, text: str) -> str:
+    """The reviewed text kept in `path`, to compare `text` with. After a deliberate change,
+    `GOLDEN=write make test` writes the file again: read its diff before committing it."""
+    if os.environ.get("GOLDEN") == "write":
+        path.write_text(text, encoding="utf-8")
+    return path.read_text(encoding="utf-8")
+
+
 def make_settings(**values: object) -> Settings:
     return Settings.from_mapping({"STORAGE": "memory", **values})
 

@@ -2,7 +2,6 @@
 
 import base64
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from channels.render import (
     split_text,
 )
 from channels.replies import Card, Reply
+from tests.conftest import golden
 
 STATUS = Reply(
     "Your order 123456 is out for delivery and expected by 6 PM today.",
@@ -138,8 +138,7 @@ def test_a_booking_comes_with_a_calendar_file_where_the_channel_can_take_one() -
 #
 # The channels read these shapes field by field (Teams' card schema, Web Chat's suggested
 # actions, the Facebook channel's quick replies), so a change to any field is a change the
-# customer sees. After a deliberate change, write the file again with
-# RENDER_GOLDEN=write pytest tests/unit/test_render.py, and read its diff.
+# customer sees (tests.conftest.golden says how to write the file again).
 
 GOLDEN = Path(__file__).with_name("render_golden.json")
 WHEN = datetime(2026, 11, 24, 10, tzinfo=UTC)
@@ -186,10 +185,8 @@ def rendered_everywhere() -> dict[str, dict[str, list[dict]]]:
 
 def test_every_channel_gets_the_whole_message_it_got_before() -> None:
     rendered = json.loads(json.dumps(rendered_everywhere()))
-    if os.environ.get("RENDER_GOLDEN") == "write":
-        GOLDEN.write_text(json.dumps(rendered, indent=1, ensure_ascii=False) + "\n")
-    golden = json.loads(GOLDEN.read_text())
-    for name, places in golden.items():
+    kept = json.loads(golden(GOLDEN, json.dumps(rendered, indent=1, ensure_ascii=False) + "\n"))
+    for name, places in kept.items():
         for place, messages in places.items():
             assert rendered[name][place] == messages, f"{name}, {place}"
-    assert rendered.keys() == golden.keys()
+    assert rendered.keys() == kept.keys()

@@ -8,10 +8,12 @@ import json
 import re
 import shlex
 from datetime import date
+from pathlib import Path
 
 from analytics.metrics import report
 from analytics.report import render_html
 from nlu.review import ReviewEntry
+from tests.conftest import golden
 from tests.unit.test_metrics import EVENTS
 
 FIRST, LAST = date(2026, 11, 24), date(2026, 11, 25)
@@ -76,3 +78,12 @@ def test_what_customers_wrote_is_shown_escaped_with_a_command_that_is_safe_to_pa
     # No guess: the command names a placeholder to replace, never "none".
     assert shlex.split(commands[1])[5] == "INTENT"
     assert "<td>2026-11-24T09:30</td>" in page and "(0.41)" in page
+
+
+def test_the_whole_page_is_the_reviewed_one() -> None:
+    # Every heading, chart and table as a support lead sees it (bar lengths, the days'
+    # stacked outcomes, the funnels); tests.conftest.golden says how to write it again.
+    entries = [ReviewEntry("where's my stuff", "orderStatus", 0.41, "notUnderstood", "webchat",
+                           "2026-11-24T09:30:00Z")]  # fmt: skip
+    page = render_html(report(EVENTS), entries, FIRST, LAST)
+    assert page == golden(Path(__file__).with_name("report_golden.html"), page)
