@@ -3,7 +3,9 @@ channel, its thread for the talk) and a contact center (the hand-off protocol's 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +15,7 @@ from handoff.desk import DeskUnavailable
 from handoff.protocol_desk import INITIATE, ProtocolDesk, initiate_event
 from handoff.teams_desk import ACTION_FIELD, DESK_KEY, END, TAKE, TeamsDesk, card_message
 from state.memory_store import MemoryDocumentStore
-from tests.conftest import NOW, RecordingChannel
+from tests.conftest import NOW, RecordingChannel, golden
 
 AGENTS = ConversationRef(
     channel_id="msteams", service_url="http://teams", conversation_id="19:agents@thread.tacv2",
@@ -55,7 +57,9 @@ async def test_the_teams_desk_is_ready_once_an_agent_names_its_channel() -> None
     documents = MemoryDocumentStore()
     desk = TeamsDesk(documents, RecordingChannel())
     assert not await desk.ready() and await desk.channel() is None
-    with pytest.raises(DeskUnavailable, match="/desk here"):
+    with pytest.raises(
+        DeskUnavailable, match=r"^no agents' channel: an agent sends /desk here in one$"
+    ):
         await desk.open_case(a_case(), 1)
     await desk.register(AGENTS, by="agent-kim", at=NOW)
     assert await desk.ready() and await desk.channel() == AGENTS
@@ -107,7 +111,9 @@ async def test_a_card_teams_gave_no_id_is_refused_and_a_case_without_a_card_is_l
     channel = NoIds()
     desk = TeamsDesk(MemoryDocumentStore(), channel)
     await desk.register(AGENTS, by="agent-kim", at=NOW)
-    with pytest.raises(DeskUnavailable, match="no id"):
+    with pytest.raises(
+        DeskUnavailable, match=r"^Teams gave the card no id: its thread cannot be found$"
+    ):
         await desk.open_case(a_case(), 1)
     posted = len(channel.sent)
     unposted = a_case()
@@ -221,3 +227,21 @@ def test_handoff_initiate_carries_what_the_bot_knows_and_the_transcript_as_activ
          "from": bot, "recipient": ana, "text": "It's on its way.",
          "timestamp": (NOW + timedelta(seconds=1)).isoformat()},
     ]  # fmt: skip
+
+
+def test_every_card_an_agent_may_see_is_the_reviewed_one() -> None:
+    # Teams reads the card field by field (tests.conftest.golden says how to write it again).
+    kim = Agent(id="agent-kim", name="Kim")
+    system = TranscriptLine(sender="system", text="conversation moved", at=NOW)
+    cards = {
+        "waiting, third": card_message(a_case(), 3),
+        "waiting, nothing kept": card_message(a_case(customer_name=None, transcript=[]), 1),
+        "with Kim": card_message(a_case(state=CaseState.WITH_AGENT, agent=kim,
+                                        taken_at=NOW + timedelta(minutes=2))),
+        "with an agent, from an older record": card_message(a_case(
+            state=CaseState.WITH_AGENT, transcript=[system])),
+        "ended by Kim": card_message(a_case(state=CaseState.ENDED, agent=kim, taken_at=NOW,
+                                            closed_at=NOW + timedelta(minutes=12))),
+    }  # fmt: skip
+    text = json.dumps(cards, indent=1, ensure_ascii=False) + "\n"
+    assert json.loads(golden(Path(__file__).with_name("desk_cards_golden.json"), text)) == cards
