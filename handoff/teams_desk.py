@@ -128,7 +128,8 @@ def _status(case: Case, position: int | None) -> str:
         case CaseState.WAITING:
             return f"Waiting (number {position} in the queue)" if position else "Waiting"
         case CaseState.WITH_AGENT:
-            return f"{agent[:1].upper()}{agent[1:]} has it since {_time(case.taken_at)}"
+            who = case.agent.name if case.agent else "An agent"  # a name is kept as written
+            return f"{who} has it since {_time(case.taken_at)}"
         case CaseState.ENDED:
             minutes = round((case.handling_seconds or 0) / 60)
             return f"Ended by {agent} after {minutes} min: the customer is back with the bot"
