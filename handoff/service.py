@@ -362,7 +362,8 @@ class HandoffService:
             return [i for i in ids if i != case_id]
 
         waiting, _ = await self._change_queue(without, live=without)
-        log.info("case %s %s (handled %.0f s)", case_id, state, closed.handling_seconds or 0)
+        # After an agent: how long they had it; never taken: how long it waited.
+        log.info("case %s %s after %.0f s", case_id, state, _closing_seconds(closed) or 0)
         if state in _CLOSING_EVENTS:
             self._emit(closed, _CLOSING_EVENTS[state], seconds=_closing_seconds(closed))
         if not quiet:

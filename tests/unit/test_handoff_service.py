@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from analytics.events import ConversationEvent, EventName
+from analytics.events import ConversationEvent, EventName, conversation_pseudonym
 from channels import replies
 from channels.reference import ConversationRef
 from customers.privacy import PrivacyPolicy
+from handoff import service as service_module
 from handoff import timer
 from handoff.cases import (
     TRANSCRIPT_LENGTH,
@@ -38,10 +40,11 @@ from handoff.service import (
     HandoffService,
     Queued,
     Unavailable,
+    _estimate,
 )
-from state.documents import EtagConflict, StorageError
+from state.documents import DocumentWrite, EtagConflict, StorageError
 from state.memory_store import MemoryDocumentStore
-from tests.conftest import NOW, MovableClock, RecordingChannel, YieldingStore
+from tests.conftest import NOW, MovableClock, RecordingChannel, YieldingStore, golden
 
 ALWAYS_OPEN = BusinessHours.parse("mon-sun 00:00-24:00", "UTC")
 MAX_WAIT = timedelta(minutes=10)
@@ -125,12 +128,15 @@ class Parts:
         )  # fmt: skip
 
     async def request(
-        self, customer: str, *, channel: str = "webchat", **more: object
-    ) -> Queued | Unavailable:
+        self, customer: str, *, channel: str = "webchat", conversation_type: str | None = None,
+        **more: object,
+    ) -> Queued | Unavailable:  # fmt: skip
         arguments: dict = {
             "customer_id": customer, "analytics_id": f"pseudo-{customer}",
             "customer_name": customer.title(), "reason": Reason.ASKED,
-            "customer": ref(customer, channel), "facts": [("Last order", "123456: shipped")],
+            "customer": ref(customer, channel).model_copy(
+                update={"conversation_type": conversation_type}),
+            "facts": [("Last order", "123456: shipped")],
             "transcript": [line("customer", "I want a person")], **more,
         }  # fmt: skip
         return await self.service.request(**arguments)
@@ -697,3 +703,147 @@ async def test_the_hand_off_clock_ticks_in_the_background_and_a_stuck_tick_is_cu
         await clock.close()
     assert "handoff-timer: this run failed, the next will try again" in caplog.text
     assert (await parts.case(reminded.id)).reminded_at is not None
+
+
+# --- what mutation testing found untested --------------------------------------------------
+
+
+def test_the_estimate_rounds_each_part_minute_up() -> None:
+    assert _estimate([61], 1) == 2 and _estimate([60], 1) == 1 and _estimate([30], 3) == 2
+
+
+async def test_with_nothing_stored_yet_a_tick_and_the_queue_are_empty() -> None:
+    parts = Parts()
+    await parts.service.tick()
+    assert await parts.service.waiting_cases() == [] and parts.documents._entries == {}
+
+
+async def test_a_move_up_already_told_is_skipped_and_those_behind_still_told() -> None:
+    parts = Parts()
+    ana, ben = await parts.queued("ana"), await parts.queued("ben")
+    await parts.queued("cy")
+    await parts.service.withdraw(ben.id)  # Ana was told 1 already; Cy moves up to 2
+    assert parts.channel.texts_to("conv-ana") == []
+    assert parts.channel.texts_to("conv-cy") == [replies.moved_up(2).text]
+    assert (await parts.case(ana.id)).told_position == 1
+
+
+async def test_a_reminder_records_how_long_the_case_had_waited() -> None:
+    parts = Parts()
+    case = await parts.queued("ana")
+    parts.clock.advance(REMIND_AFTER + timedelta(seconds=30))
+    await parts.service.tick()
+    [reminded] = [e for e in (await parts.case(case.id)).events if e.name == "reminded"]
+    assert (reminded.at, reminded.value) == (parts.clock.now, 270.0)
+    assert parts.desk.reminded == [(case.id, 4)]
+
+
+async def test_the_events_name_the_case_by_pseudonyms_at_the_moment_it_changed() -> None:
+    parts = Parts()
+    case = await parts.queued("ana", analytics_id=None)
+    parts.clock.advance(timedelta(seconds=20))
+    await parts.service.take(case.id, KIM)
+    [taken] = parts.events
+    assert taken.at == NOW + timedelta(seconds=20) and taken.customer == "unknown"
+    assert taken.conversation == conversation_pseudonym("webchat", "conv-ana")
+    assert taken.conversation != "conv-ana"
+    center = Parts(desk=Desk(answers_on_own=True))
+    waiting = await center.queued("ben")
+    center.clock.advance(timedelta(seconds=50))
+    await center.service.desk_accepted(waiting.id, KIM)
+    assert [(e.name, e.props) for e in center.events] == [
+        (EventName.HANDOFF_TAKEN, {"waitSeconds": 50.0})]  # fmt: skip
+
+
+async def test_on_teams_the_take_back_question_is_shaped_for_the_kind_of_chat() -> None:
+    for kind, shape in (("personal", "suggestedActions"), ("groupChat", "attachments")):
+        parts = Parts()
+        case = await parts.queued("ana", channel="msteams", conversation_type=kind)
+        await parts.service.take(case.id, KIM)
+        await parts.service.end(case.id)
+        assert shape in parts.channel.to("conv-ana")[-1], kind
+
+
+async def test_typing_from_an_agent_never_fails_whatever_the_channel_says() -> None:
+    parts = Parts()
+    case = await parts.queued("ana")
+    taken = await parts.service.take(case.id, KIM)
+    assert taken is not None
+    for failure in (ConnectionError("reset"), TimeoutError()):
+        parts.channel.broken = failure
+        await parts.service.agent_typing(taken.case)
+        parts.desk.broken = failure
+        await parts.service.customer_typing(taken.case)
+
+
+async def write_case(parts: Parts, case: Case) -> None:
+    """A case as an older version of the bot may have stored it."""
+    key = f"cases/{case.id}"
+    stored = (await parts.documents.read([key]))[key]
+    await parts.documents.write({key: DocumentWrite(case.to_json(), if_match=stored.etag)})
+
+
+async def test_a_case_stored_without_its_agent_or_last_message_still_ends_well() -> None:
+    parts = Parts()
+    case = await parts.queued("ana")
+    taken = await parts.service.take(case.id, KIM)
+    assert taken is not None
+    await write_case(parts, taken.case.model_copy(update={"agent": None, "last_message_at": None}))
+    parts.clock.advance(AGENT_IDLE)  # idle since it was taken
+    await parts.service.tick()
+    assert (await parts.case(case.id)).state is CaseState.ENDED
+    assert parts.channel.texts_to("conv-ana")[-1] == replies.agent_left("Our team").text
+
+
+async def test_a_case_taken_while_the_tick_looked_is_not_timed_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parts = Parts()
+    case = await parts.queued("ana")
+    stale = await parts.service.waiting_cases()
+    await parts.service.take(case.id, KIM)
+    monkeypatch.setattr(parts.service, "waiting_cases", lambda: _return(stale))
+    parts.clock.advance(MAX_WAIT)
+    await parts.service.tick()
+    assert (await parts.case(case.id)).state is CaseState.WITH_AGENT
+    assert replies.NOBODY_FREE.text not in parts.channel.texts_to("conv-ana")
+
+
+async def _return(value: object) -> object:
+    return value
+
+
+async def test_what_the_hand_off_core_logs_is_what_an_operator_reads(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = iter(f"case{n}" for n in range(1, 10))
+    monkeypatch.setattr(service_module, "_new_id", lambda: next(ids))
+    caplog.set_level(logging.INFO, "handoff.service")
+    parts = Parts()
+    ana = await parts.queued("ana")
+    await parts.queued("ben")
+    parts.clock.advance(timedelta(seconds=95))
+    await parts.service.take(ana.id, KIM)
+    parts.channel.broken = ConnectionError("the channel is down")
+    parts.desk.broken = TimeoutError("the desk is slow")
+    parts.clock.advance(timedelta(minutes=3))
+    with pytest.raises(ConnectionError):  # the dialog tells the agent it did not reach
+        await parts.service.end(ana.id)
+    parts.channel.broken = parts.desk.broken = None
+    await parts.service.record_solved(ana.id, True)
+    await parts.service.record_rating(ana.id, 5)
+    await parts.service.record_ticket(ana.id, "T-1")
+    parts.clock.advance(MAX_WAIT)
+    parts.channel.broken = ConnectionError("the channel is down")
+    await parts.service.tick()
+    center = Parts(desk=Desk(answers_on_own=True))
+    cy = await center.queued("cy")
+    center.clock.advance(timedelta(seconds=42))
+    await center.service.desk_accepted(cy.id, KIM)
+    center.desk.refuse = DeskUnavailable("nobody is there")
+    await center.request("dan")
+    center.desk = Desk(ready=False)
+    center.service.desk = center.desk
+    await center.request("eve")
+    logged = "\n".join(record.getMessage() for record in caplog.records) + "\n"
+    assert logged == golden(Path(__file__).with_name("handoff_log_golden.txt"), logged)
