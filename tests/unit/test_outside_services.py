@@ -272,7 +272,8 @@ async def test_two_failures_or_a_slow_service_give_no_token_and_a_log_without_th
         with pytest.raises(DirectLineUnavailable, match="Direct Line answered 500"):
             await client.generate("dl_abc")
     assert len(service.requests) == 2
-    assert "no Direct Line token: Direct Line answered 500" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        "no Direct Line token: Direct Line answered 500"]  # fmt: skip
     slow = TokenService("slow", "slow")
     async with tokens(slow, wait=0.2) as client:
         with pytest.raises(DirectLineUnavailable, match="unreachable: TimeoutError"):
@@ -284,9 +285,9 @@ async def test_two_failures_or_a_slow_service_give_no_token_and_a_log_without_th
     ("answer", "why"),
     [
         ((403, {"error": "bad secret"}), "Direct Line answered 403"),
-        ((200, {"conversationId": "c"}), "without a token"),
-        ((200, ["not", "an", "object"]), "without a token"),
-        ((200, {"token": "t", "expires_in": "soon"}), "without a token"),
+        ((200, {"conversationId": "c"}), "^Direct Line answered without a token$"),
+        ((200, ["not", "an", "object"]), "^Direct Line answered without a token$"),
+        ((200, {"token": "t", "expires_in": "soon"}), "^Direct Line answered without a token$"),
     ],
 )
 async def test_a_refusal_or_an_answer_without_a_token_is_not_tried_again(
@@ -299,9 +300,14 @@ async def test_a_refusal_or_an_answer_without_a_token_is_not_tried_again(
     assert len(service.requests) == 1
 
 
-async def test_tokens_are_not_made_before_the_client_is_opened() -> None:
-    with pytest.raises(RuntimeError, match="open"):
+async def test_tokens_are_made_only_while_the_client_is_open() -> None:
+    with pytest.raises(RuntimeError, match=r"^DirectLineTokens.open\(\) was not awaited$"):
         await DirectLineTokens("http://127.0.0.1:9", "secret").generate("dl_abc")
+    async with tokens(TokenService()) as client:
+        assert await client.generate("dl_abc")
+        await client.close()
+        with pytest.raises(RuntimeError, match="was not awaited"):
+            await client.generate("dl_abc")
 
 
 # --- a ticketing webhook -----------------------------------------------------------------
