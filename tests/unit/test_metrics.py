@@ -126,3 +126,43 @@ def test_a_return_after_24_hours_or_about_something_else_is_contained() -> None:
 
 def test_events_survive_json() -> None:
     assert [ConversationEvent.from_json(e.to_json()) for e in EVENTS] == EVENTS
+
+
+def test_cancelled_tasks_tickets_and_repeated_steps_are_counted() -> None:
+    cancelled = [
+        event(E.TASK_STARTED, at(9), "w1", "bookAppointment"),
+        event(E.TASK_STEP, at(9, 1), "w1", "bookAppointment", step="when"),
+        event(E.TASK_STEP, at(9, 2), "w1", "bookAppointment", step="when"),
+        event(E.TASK_CANCELLED, at(9, 3), "w1", "bookAppointment"),
+        event(E.TASK_STARTED, at(10), "w2", "bookAppointment"),
+        event(E.TASK_CANCELLED, at(10, 1), "w2", "bookAppointment"),
+        event(E.TICKET_CREATED, at(10, 2), "w2"),
+        event(E.SATISFACTION, at(10, 3), "w2", score=4),
+        event(E.SATISFACTION, at(10, 4), "w3", score=5),
+        event(E.SATISFACTION, at(10, 5), "f1", score=5),
+    ]
+    figures = report(cancelled)
+    assert figures["tasks"]["bookAppointment"] == {
+        "started": 2, "completed": 0, "cancelled": 2, "abandoned": 0,
+        "steps": {"when": 2}, "completionRate": 0.0,
+    }  # fmt: skip
+    assert figures["tickets"] == 1
+    assert figures["csat"] == 4.67  # a mean to two decimals
+
+
+def test_a_session_is_the_customers_and_the_silence_that_splits_it_is_over_30_minutes() -> None:
+    exactly = [event(E.INTENT_RECOGNIZED, at(9), "w1", intent="greeting"),
+               event(E.INTENT_RECOGNIZED, at(9, 30), "w1", intent="greeting")]  # fmt: skip
+    [one] = sessions(exactly)
+    assert (one.customer, one.conversation, one.channel) == ("ana", "w1", "webchat")
+    assert len(sessions([*exactly, event(E.INTENT_RECOGNIZED, at(10, 0, 1), "w1")])) == 2
+
+
+def test_coming_back_exactly_24_hours_later_still_counts_and_not_in_the_same_instant() -> None:
+    base = [event(E.TASK_STARTED, at(9), "w1", "orderStatus"),
+            event(E.TASK_COMPLETED, at(9, 1), "w1", "orderStatus")]  # fmt: skip
+    edge = [event(E.TASK_STARTED, at(9, 1, day=1), "t1", "orderStatus")]
+    assert report(base + edge)["cameBack"] == 1  # 24 h to the second after: came back
+    # A session starting the instant the first ended is the same moment, not a return.
+    same_instant = [event(E.TASK_STARTED, at(9, 1), "t1", "orderStatus")]
+    assert report(base + same_instant)["cameBack"] == 0
