@@ -18,7 +18,7 @@ from aiohttp import web
 
 from services.direct_line import DirectLineTokens, DirectLineUnavailable
 from services.signatures import SIGNATURE_HEADER
-from services.tickets import Ticket, ticket_key
+from services.tickets import TICKET_TTL, Ticket, ticket_key
 from services.translator import (
     MAX_CHARACTERS,
     AzureTranslator,
@@ -90,7 +90,9 @@ async def test_a_failure_is_tried_again_as_many_times_as_set(
         assert len(stand_in.requests) == attempts
         assert (await client.translate(["grazie mille"], ["en"]))[0].texts == {
             "en": "thank you very much"}  # fmt: skip
-    assert "Translator failed: HttpResponseError" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == ["Translator failed: HttpResponseError"] * (
+        attempts
+    )
 
 
 async def test_one_failure_then_the_translation() -> None:
@@ -105,9 +107,21 @@ async def test_every_call_ends_within_the_deadline() -> None:
     stand_in = StandIn()
     stand_in.failures = ["slow"]
     async with translator(stand_in, deadline=0.3) as client:
-        with pytest.raises(TranslatorUnavailable, match="deadline passed"):
+        with pytest.raises(TranslatorUnavailable, match=r"^deadline passed$"):
             await client.translate(["grazie mille"], ["en"])
         assert client.deadline == 0.3
+
+
+async def test_five_failed_calls_open_the_circuit_by_default() -> None:
+    stand_in = StandIn()
+    stand_in.failures = [500] * 5
+    async with translator(stand_in, attempts=1) as client:
+        for _ in range(5):
+            with pytest.raises(TranslatorUnavailable, match="HttpResponseError"):
+                await client.translate(["grazie mille"], ["en"])
+        with pytest.raises(TranslatorUnavailable, match="circuit open"):
+            await client.translate(["grazie mille"], ["en"])
+    assert len(stand_in.requests) == 5
 
 
 async def test_a_translator_that_keeps_failing_is_left_alone_then_tried_again() -> None:
@@ -117,7 +131,9 @@ async def test_a_translator_that_keeps_failing_is_left_alone_then_tried_again() 
         for _ in range(2):
             with pytest.raises(TranslatorUnavailable):
                 await client.translate(["grazie mille"], ["en"])
-        with pytest.raises(TranslatorUnavailable, match="circuit open"):
+        with pytest.raises(
+            TranslatorUnavailable, match=r"^circuit open: Translator keeps failing$"
+        ):
             await client.translate(["grazie mille"], ["en"])
         assert len(stand_in.requests) == 4
         await asyncio.sleep(0.4)
@@ -147,17 +163,31 @@ class Partial(StandIn):
         return web.json_response(answers[self.shape])
 
 
-@pytest.mark.parametrize("shape", ["one language short", "one text short", "not a translation"])
-async def test_an_answer_that_does_not_translate_everything_is_no_translation(shape: str) -> None:
+@pytest.mark.parametrize(
+    ("shape", "why"),
+    [
+        ("one language short", "^not a translation of every text$"),
+        ("one text short", "^not a translation of every text$"),
+        ("not a translation", "^not a translation$"),
+    ],
+)
+async def test_an_answer_that_does_not_translate_everything_is_no_translation(
+    shape: str, why: str
+) -> None:
     async with translator(Partial(shape), attempts=1) as client:
-        with pytest.raises(TranslatorUnavailable, match="not a translation"):
+        with pytest.raises(TranslatorUnavailable, match=why):
             await client.translate(["gracias"], ["es", "en"])
 
 
 async def test_a_translator_not_opened_says_so() -> None:
     client = AzureTranslator("https://translator.example", KEY, attempts=1)
-    with pytest.raises(TranslatorUnavailable, match="not open"):
+    with pytest.raises(TranslatorUnavailable, match=r"^the Translator client is not open$"):
         await client.translate(["hola"], ["en"])
+    async with translator(StandIn(), attempts=1) as opened:
+        await opened.close()
+        with pytest.raises(TranslatorUnavailable, match="not open"):
+            await opened.translate(["hola"], ["en"])
+    assert AzureTranslator("https://translator.example").deadline == 2.0
 
 
 async def test_without_a_key_the_managed_identity_signs_in_for_the_resource(
@@ -200,6 +230,11 @@ async def test_without_a_key_the_managed_identity_signs_in_for_the_resource(
     await keyed.close()
     assert clients[-1]["region"] is None and "resource_id" not in clients[-1]
     assert clients[-1]["credential"].key == KEY
+    unnamed = AzureTranslator("https://translator.example", None)
+    await unnamed.open()
+    await unnamed.close()
+    assert clients[-1]["resource_id"] is None and clients[-1]["region"] is None
+    assert made[-1] == {"managed_identity_client_id": None}
 
 
 # --- Direct Line tokens ------------------------------------------------------------------
@@ -313,6 +348,7 @@ async def test_tokens_are_made_only_while_the_client_is_open() -> None:
 # --- a ticketing webhook -----------------------------------------------------------------
 
 SIGNING_KEY = "ticket-signing-key"
+NOW_SECONDS = datetime(2026, 11, 24, 20, 0, tzinfo=UTC).timestamp()
 TICKET = Ticket(
     reference="T-7K2M", customer_id="cust-ana", channel="webchat", contact="ana@example.com",
     note="my router keeps dropping", reason="asked", why_no_person="closed",
@@ -361,6 +397,7 @@ async def test_a_ticket_is_kept_then_posted_signed_with_its_reference_as_idempot
     assert headers[SIGNATURE_HEADER] == f"sha256={expected}"
     assert headers["Idempotency-Key"] == "T-7K2M"
     assert headers["Content-Type"].startswith("application/json")
+    assert b", " not in body and b": " not in body  # compact: signed as sent
 
 
 async def test_a_webhook_that_fails_leaves_the_ticket_kept_and_marked(
@@ -372,8 +409,35 @@ async def test_a_webhook_that_fails_leaves_the_ticket_kept_and_marked(
         kept = await tickets.get("T-7K2M")
     assert kept == {**TICKET.to_json(), "webhookDelivered": False}
     assert len(ticketing.received) == 3  # bounded
-    assert "ticket T-7K2M kept, but the ticketing system did not take it" in caplog.text
-    assert "answered 500" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        "ticketing system call failed: ticketing system answered 500",
+        "ticket T-7K2M kept, but the ticketing system did not take it: "
+        "ticketing system answered 500",
+    ]
+
+
+@pytest.mark.parametrize(("status", "delivered"), [(200, True), (299, True), (300, False),
+                                                  (400, False)])  # fmt: skip
+async def test_only_a_2xx_delivers_a_ticket(
+    status: int, delivered: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with webhook(Ticketing(status), MemoryDocumentStore()) as tickets:
+        await tickets.create(TICKET)
+        kept = await tickets.get("T-7K2M") or {}
+    assert ("webhookDelivered" not in kept) is delivered
+    if not delivered:
+        assert f"the ticketing system answered {status}" in caplog.text
+
+
+async def test_an_undelivered_mark_keeps_the_tickets_retention() -> None:
+    now = [NOW_SECONDS]
+    documents = MemoryDocumentStore(clock=lambda: now[0])
+    async with webhook(Ticketing(500, 500, 500), documents) as tickets:
+        await tickets.create(TICKET)
+        now[0] += TICKET_TTL - 1
+        assert await tickets.get("T-7K2M") is not None
+        now[0] += 1
+        assert await tickets.get("T-7K2M") is None
 
 
 async def test_a_refusal_is_not_delivered_and_a_success_after_a_failure_is() -> None:
