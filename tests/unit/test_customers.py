@@ -18,6 +18,7 @@ from customers.context import (
     ChannelAccountRecord,
     CustomerContext,
     OpenTask,
+    Preferences,
     Subscription,
     Topic,
     merge_contexts,
@@ -317,3 +318,36 @@ def test_only_the_last_five_link_codes_are_kept() -> None:
     for n in range(7):
         context.issued_link_code(f"AAA-AA{n}")
     assert context.link_codes == [f"AAA-AA{n}" for n in range(2, 7)]
+
+
+def test_merging_fills_what_only_the_older_knew_and_adds_its_other_subscriptions() -> None:
+    older = CustomerContext(
+        last_intent="help", preferences=Preferences(language="es", time_zone="Europe/Madrid"),
+        subscriptions=[Subscription(topic=Topic.ORDER, subject="111111", since=NOW,
+                                    channel="webchat")],
+        updates_sent={"2026-11-23": 2},
+    )  # fmt: skip
+    newer = CustomerContext(
+        subscriptions=[Subscription(topic=Topic.APPOINTMENT, subject="A-1", since=NOW,
+                                    channel="msteams")],
+        updates_sent={"2026-11-24": 1},
+    )  # fmt: skip
+    merged = merge_contexts(newer, older)
+    assert merged.last_intent == "help"
+    assert merged.preferences == Preferences(language="es", time_zone="Europe/Madrid")
+    assert [(s.topic, s.subject) for s in merged.subscriptions] == [
+        (Topic.APPOINTMENT, "A-1"), (Topic.ORDER, "111111")]  # fmt: skip
+    assert merged.updates_sent == {"2026-11-23": 2, "2026-11-24": 1}
+
+
+def test_order_misses_are_kept_for_their_window_and_no_longer() -> None:
+    window = timedelta(hours=1)
+    context = CustomerContext()
+    context.record_order_miss(NOW, window)
+    context.record_order_miss(NOW + window - timedelta(seconds=1), window)
+    assert context.order_misses_within(NOW + window - timedelta(seconds=1), window) == 2
+    assert context.order_misses_within(NOW + window, window) == 1
+    context.record_order_miss(NOW + window, window)  # the first has aged out: let go
+    assert context.order_misses == [NOW + window - timedelta(seconds=1), NOW + window]
+    context.set_time_zone("Asia/Tokyo")
+    assert context.preferences.time_zone == "Asia/Tokyo"
