@@ -204,11 +204,6 @@ class Catalogue:
             start += length
         return slots
 
-    def is_open(self, kind: AppointmentKind, where: str, at: datetime) -> bool:
-        local = at.astimezone(self.time_zone)
-        hours = self.hours_on(kind, where, local.date())
-        return hours is not None and hours[0] <= local.time() < hours[1]
-
 
 def _hours(data: dict[str, list[str]]) -> OpeningHours:
     return {
