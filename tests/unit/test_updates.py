@@ -1038,3 +1038,21 @@ async def test_an_order_followed_by_as_many_as_allowed_takes_no_more(
         True, True, True, False]  # fmt: skip
     assert await updates.follow_order("c-0", "123456")  # already following
     assert await updates.order_changed(OrderEvent("e", "123456", "shipped", None, NOW)) == 3
+
+
+async def test_after_a_channel_refuses_for_good_the_next_one_gets_the_update_and_both_are_kept(
+) -> None:  # fmt: skip
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1", reach={TEAMS: ref("msteams", "personal"),
+                                            WEB: ref("webchat")},
+                   last_inbound_at={TEAMS: NOW, WEB: NOW - timedelta(minutes=1)})  # fmt: skip
+    update = await order_update(outbox, "c-1")
+    channel.failures = [ChannelRefused(403)]  # the Teams app was removed
+    await sender_for(documents, outbox, channel, clock).send_due()
+    sent = await state_of(outbox, update)
+    assert (sent.state, sent.sent_on) == (UpdateState.SENT, "webchat")
+    assert sent.notes == ["403 from msteams", "sent on webchat"]
+    context = await read_context(documents, "c-1")
+    assert context is not None and list(context.reach) == [WEB]  # Teams stays dropped
+    assert context.updates_sent == {NOW.date().isoformat(): 1}
