@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from customers import identity as identity_module
 from customers.accounts import ChannelAccount, sign_customer_id
 from customers.context import ChannelAccountRecord, CustomerContext
 from customers.directory import DemoCustomerDirectory
@@ -19,7 +20,7 @@ from customers.link_codes import (
     MAX_WRONG_CODES,
     WRONG_CODE_WINDOW,
 )
-from state.documents import DocumentWrite
+from state.documents import DocumentWrite, EtagConflict
 from state.memory_store import MemoryDocumentStore
 from tests.conftest import NOW, MovableClock, YieldingStore
 
@@ -333,3 +334,113 @@ async def test_the_minutes_count_is_kept_two_minutes_and_then_let_go() -> None:
     assert (await documents.read([count_key]))[count_key].data == {"count": 1}
     now[0] += 1
     assert await documents.read([count_key]) == {}
+
+
+def store_on(clock: MovableClock) -> MemoryDocumentStore:
+    """A memory store whose time to live follows the test's clock."""
+    return MemoryDocumentStore(clock=lambda: clock.now.timestamp())
+
+
+async def test_a_code_is_kept_for_its_lifetime_and_a_code_drawn_twice_is_drawn_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = MovableClock()
+    identity, documents, _ = service(clock, store_on(clock))
+    drawn = iter(["AAA-AAA", "AAA-AAA", "BBB-BBB"])
+    monkeypatch.setattr(identity_module, "new_code", lambda: next(drawn))
+    assert await identity.issue_code("c-first") == "AAA-AAA"
+    assert await identity.issue_code("c-second") == "BBB-BBB"  # AAA-AAA was taken
+    codes = {key: (await documents.read([key]))[key].data["customerId"]
+             for key in ("identity/codes/AAA-AAA", "identity/codes/BBB-BBB")}  # fmt: skip
+    assert codes == {"identity/codes/AAA-AAA": "c-first", "identity/codes/BBB-BBB": "c-second"}
+    clock.advance(CODE_LIFETIME - timedelta(seconds=1))
+    assert await documents.read(["identity/codes/AAA-AAA"])
+    clock.advance(timedelta(seconds=1))
+    assert await documents.read(["identity/codes/AAA-AAA"]) == {}
+
+
+async def test_a_wrong_code_leaves_the_customer_as_they_were() -> None:
+    identity, _, _ = service()
+    visitor = await identity.resolve(WEB)
+    result = await identity.redeem("ZZZ-ZZZ", WEB, visitor)
+    assert (result.outcome, result.customer_id) == (LinkOutcome.WRONG_CODE, visitor)
+
+
+async def test_two_accounts_redeeming_one_code_at_once_one_joins() -> None:
+    identity, _, _ = service(documents=YieldingStore())
+    teams = await identity.resolve(TEAMS)
+    code = await identity.issue_code(teams)
+    other = ChannelAccount("webchat", "visitor-2")
+    visitors = [await identity.resolve(WEB), await identity.resolve(other)]
+    results = await asyncio.gather(
+        identity.redeem(code, WEB, visitors[0]), identity.redeem(code, other, visitors[1])
+    )
+    assert sorted(r.outcome for r in results) == [LinkOutcome.LINKED, LinkOutcome.WRONG_CODE]
+    [lost] = [(r, v) for r, v in zip(results, visitors, strict=True)
+              if r.outcome is LinkOutcome.WRONG_CODE]  # fmt: skip
+    assert lost[0].customer_id == lost[1]
+
+
+async def test_a_wrong_try_frees_its_slot_when_the_window_has_passed_to_the_second() -> None:
+    clock = MovableClock()
+    identity, documents, _ = service(clock, store_on(clock))
+    visitor = await identity.resolve(WEB)
+    for _ in range(MAX_WRONG_CODES):
+        clock.advance(timedelta(minutes=1))  # each minute's count apart
+        await identity.redeem("ZZZ-ZZZ", WEB, visitor)
+    first_try = NOW + timedelta(minutes=1)
+    clock.now = first_try + WRONG_CODE_WINDOW - timedelta(seconds=1)
+    assert (await identity.redeem("ZZZ-ZZZ", WEB, visitor)).outcome is LinkOutcome.TOO_MANY_TRIES
+    clock.now = first_try + WRONG_CODE_WINDOW
+    assert (await identity.redeem("ZZZ-ZZZ", WEB, visitor)).outcome is LinkOutcome.WRONG_CODE
+
+    # The slots themselves go once nothing can use them.
+    def slots() -> list[str]:
+        return [key for key, entry in documents._entries.items() if
+                key.startswith("identity/attempts/") and entry.live(clock.now.timestamp())]  # fmt: skip
+
+    assert len(slots()) == MAX_WRONG_CODES
+    clock.advance(WRONG_CODE_WINDOW + timedelta(minutes=MAX_WRONG_CODES))
+    assert slots() == []
+
+
+async def test_what_linking_logs_is_what_an_operator_reads(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", "customers.identity")
+    identity, _, _ = service()
+    teams = await identity.resolve(TEAMS)
+    code = await identity.issue_code(teams)
+    visitor = await identity.resolve(WEB)
+    await identity.redeem(code, WEB, visitor)
+    assert "customer accounts joined: 1 account(s) moved" in [
+        r.getMessage() for r in caplog.records]  # fmt: skip
+
+
+async def test_a_try_that_cannot_be_counted_is_refused_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Contended(MemoryDocumentStore):
+        async def write(self, writes):  # type: ignore[no-untyped-def]
+            if any(key.startswith("identity/link-tries/") for key in writes):
+                raise EtagConflict("another instance")
+            return await super().write(writes)
+
+    identity, _, _ = service(documents=Contended())
+    visitor = await identity.resolve(WEB)
+    result = await identity.redeem("ZZZ-ZZZ", WEB, visitor)
+    assert (result.outcome, result.customer_id) == (LinkOutcome.LINKING_PAUSED, visitor)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"a link try could not be counted ({identity_module._COUNT_RETRIES} conflicts): refused"
+    ]
+
+
+async def test_unlinking_an_account_never_seen_writing_and_forgetting_one_never_seen_here() -> None:
+    identity, documents, _ = service()
+    customer = await identity.resolve(TEAMS)
+    await store_context(documents, customer, channel_accounts=[record(TEAMS), record(WEB)])
+    new = await identity.unlink(WEB, customer)  # WEB never wrote: no last message to drop
+    assert re.fullmatch(r"c-[0-9a-f]{16}", new) and new != customer
+    other_instance, _, _ = service(documents=documents)
+    await other_instance.forget(customer)  # it never resolved these accounts itself
+    assert await stored_context(documents, customer) is None
