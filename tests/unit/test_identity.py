@@ -396,8 +396,9 @@ async def test_a_wrong_try_frees_its_slot_when_the_window_has_passed_to_the_seco
 
     # The slots themselves go once nothing can use them.
     def slots() -> list[str]:
-        return [key for key, entry in documents._entries.items() if
-                key.startswith("identity/attempts/") and entry.live(clock.now.timestamp())]  # fmt: skip
+        now = clock.now.timestamp()
+        return [key for key, entry in documents._entries.items()
+                if key.startswith("identity/attempts/") and entry.live(now)]  # fmt: skip
 
     assert len(slots()) == MAX_WRONG_CODES
     clock.advance(WRONG_CODE_WINDOW + timedelta(minutes=MAX_WRONG_CODES))
