@@ -191,6 +191,13 @@ def test_a_restricted_channel_keeps_only_identifiers_and_task_state() -> None:
     unrestricted.remember_order("123456", NOW, "webchat")
     policy.keep_allowed("webchat", before, unrestricted)
     assert unrestricted.last_order_number == "123456"
+    # What the customer told the bot elsewhere stays as it was, not emptied.
+    known = CustomerContext()
+    known.remember_order("654321", NOW, "webchat")
+    changed = known.model_copy(deep=True)
+    changed.remember_order("123456", NOW, "facebook")
+    policy.keep_allowed("facebook", known, changed)
+    assert (changed.last_order_number, changed.last_order_channel) == ("654321", "webchat")
 
 
 async def test_the_demo_directory_finds_by_email_phone_or_crm_id() -> None:
