@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from nlu import language as language_module
 from nlu.entities import extract
 from nlu.language import (
+    MIN_FOREIGN_PROBABILITY,
     MIN_WORDS,
     SUPPORTED,
     LanguageChoice,
@@ -149,3 +151,18 @@ def test_the_nearest_language_to_understand_in() -> None:
     assert (language_name("it"), language_name("de"), language_name("zz")) == (
         "Italian", "German", "zz",
     )  # fmt: skip
+
+
+def test_three_words_are_enough_and_the_foreign_threshold_is_inclusive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    detector = LanguageDetector()
+    assert detector.foreign("grazie mille amico") == "it"  # three words, 0.60 sure
+    assert detector.foreign("grazie mille") is None
+
+    class AtTheThreshold:
+        def classify(self, text: str) -> tuple[str, float]:
+            return "it", MIN_FOREIGN_PROBABILITY
+
+    monkeypatch.setattr(language_module, "_all_languages", AtTheThreshold)
+    assert detector.foreign("any three words") == "it"
