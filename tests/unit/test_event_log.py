@@ -278,3 +278,13 @@ async def test_events_already_written_are_never_overwritten(
         await log.flush()  # create-only: the first flush's document stays
     await log.flush()
     assert sorted(e.customer for e in await log.read(NOW.date(), NOW.date())) == ["c1", "c2"]
+
+
+async def test_messages_kept_for_review_are_read_back_over_the_days_asked_oldest_first() -> None:
+    queue = ReviewQueue(MemoryDocumentStore(), frozenset(), keep_days=30)
+    for days_ago, text in ((3, "three days ago"), (1, "yesterday"), (0, "today")):
+        at = NOW - timedelta(days=days_ago)
+        await queue.keep(text, "none", 0.2, "notUnderstood", "webchat", at)
+    assert [e.text for e in await queue.recent(NOW, days=2)] == ["yesterday", "today"]
+    assert [e.text for e in await queue.recent(NOW)] == ["three days ago", "yesterday", "today"]
+    assert await queue.recent(NOW - timedelta(days=4)) == []
