@@ -7,7 +7,8 @@ typos; it knows words, not meanings. A logistic regression over MiniLM sentence 
 (nlu/sentence_encoder.py) knows that "has my parcel shipped" and "where is my order" ask the
 same, but costs about 10 ms. So the embeddings are consulted only when TF-IDF's best intent
 is below CONSULT_BELOW, and the two opinions are averaged. A trained model is cached by the
-training data's fingerprint, so a restart with the same data does not train again.
+training data's fingerprint and the models' settings, so a restart with the same data and
+code does not train again.
 """
 
 from __future__ import annotations
