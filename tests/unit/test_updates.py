@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time as time_module
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -1056,3 +1057,23 @@ async def test_after_a_channel_refuses_for_good_the_next_one_gets_the_update_and
     context = await read_context(documents, "c-1")
     assert context is not None and list(context.reach) == [WEB]  # Teams stays dropped
     assert context.updates_sent == {NOW.date().isoformat(): 1}
+
+
+async def test_the_daily_count_is_the_utc_day_whatever_the_servers_own_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time_module.tzset()
+    try:
+        documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+        outbox = Outbox(documents)
+        clock.now = NOW.replace(hour=20)  # 05:00 tomorrow in Tokyo
+        await customer(documents, "c-1", updates_sent={"2026-11-25": 1})  # Tokyo's date
+        update = await order_update(outbox, "c-1")
+        await sender_for(documents, outbox, channel, clock, daily_limit=1).send_due()
+        assert (await state_of(outbox, update)).state == UpdateState.SENT
+        context = await read_context(documents, "c-1")
+        assert context is not None and context.updates_sent["2026-11-24"] == 1
+    finally:
+        monkeypatch.undo()  # the server's own zone back, before anything else reads it
+        time_module.tzset()
