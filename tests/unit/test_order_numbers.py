@@ -1,6 +1,6 @@
 import pytest
 
-from services.orders import Order, find_order_number
+from services.orders import Order, OrderNotFound, find_order_number
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,15 @@ def test_an_order_without_proof_on_file_is_proven_by_nothing() -> None:
     order = Order("123456", "shipped", None)
     assert not order.proven_by("")
     assert not order.proven_by("alex.morgan@example.com")
+
+
+@pytest.mark.parametrize("answer", ["SW1A 1AA", "sw1a1aa", "Sw1a-1aa", " sw1a 1aa "])
+def test_a_postcode_with_letters_and_a_space_is_proven_however_it_is_written(answer: str) -> None:
+    order = Order("123456", "shipped", None, postcode="SW1A 1AA")
+    assert order.proven_by(answer)
+    assert not order.proven_by("SW1A 1AB")
+
+
+def test_an_order_not_found_names_the_number() -> None:
+    missing = OrderNotFound("999999")
+    assert (str(missing), missing.order_number) == ("no order 999999", "999999")

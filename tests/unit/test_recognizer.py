@@ -293,3 +293,16 @@ def test_the_tuned_model_ranks_as_it_was_tuned() -> None:
     ranked = {text: [(intent, round(p, 3)) for intent, p in model.rank(text)]
               for text in ("Where's my PARCEL", "hiya", "repair booking", "zzz")}  # fmt: skip
     assert ranked == PINNED_RANKS
+    # Words said twice are weighed as the model was trained to (sublinear term frequency).
+    for text in ("order order order hello", "HELLO hello repair"):
+        assert np.allclose(model._score(text), model._pipeline.predict_proba([text])[0])
+
+
+def test_a_model_is_saved_into_a_new_nested_directory_and_saved_again_over_itself(
+    tmp_path: Path,
+) -> None:
+    model = IntentClassifier.train(SMALL_TEXTS, SMALL_INTENTS)
+    target = tmp_path / "models" / "2026-11-28"
+    model.save(target)
+    model.save(target)
+    assert IntentClassifier.load(target).rank("hello") == model.rank("hello")
