@@ -445,3 +445,76 @@ async def test_unlinking_an_account_never_seen_writing_and_forgetting_one_never_
     other_instance, _, _ = service(documents=documents)
     await other_instance.forget(customer)  # it never resolved these accounts itself
     assert await stored_context(documents, customer) is None
+
+
+class BothReadTheCodeFirst(MemoryDocumentStore):
+    """Two redeems of one code: neither reads it until both are about to (two instances
+    handling the two messages at the same instant)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readers = 0
+        self.both = asyncio.Event()
+
+    async def read(self, keys):  # type: ignore[no-untyped-def]
+        keys = list(keys)
+        found = await super().read(keys)
+        if len(keys) == 1 and keys[0].startswith("identity/codes/"):
+            self.readers += 1
+            if self.readers == 2:
+                self.both.set()
+            await asyncio.wait_for(self.both.wait(), 2)  # each has read it, unused
+        return found
+
+
+async def test_one_code_read_by_two_at_the_same_instant_joins_only_one() -> None:
+    identity, _, _ = service(documents=BothReadTheCodeFirst())
+    teams = await identity.resolve(TEAMS)
+    code = await identity.issue_code(teams)
+    other = ChannelAccount("webchat", "visitor-2")
+    visitors = [await identity.resolve(WEB), await identity.resolve(other)]
+    results = await asyncio.gather(
+        identity.redeem(code, WEB, visitors[0]), identity.redeem(code, other, visitors[1])
+    )
+    assert sorted(r.outcome for r in results) == [LinkOutcome.LINKED, LinkOutcome.WRONG_CODE]
+    for result, visitor in zip(results, visitors, strict=True):
+        # The one who lost the race stays who they were; the other joins the code's customer.
+        expected = teams if result.outcome is LinkOutcome.LINKED else visitor
+        assert result.customer_id == expected
+
+
+async def test_a_customer_created_while_a_code_is_redeemed_is_joined_not_overwritten() -> None:
+    class HidesTheTargetOnce(MemoryDocumentStore):
+        hidden: str | None = None
+
+        async def read(self, keys):  # type: ignore[no-untyped-def]
+            keys = list(keys)
+            found = await super().read(keys)
+            if keys == [self.hidden]:
+                self.hidden = None  # as if another instance wrote it just after this read
+                found.pop(keys[0], None)
+            return found
+
+    documents = HidesTheTargetOnce()
+    identity, _, _ = service(documents=documents)
+    teams = await identity.resolve(TEAMS)
+    await store_context(documents, teams, last_intent="orderStatus", message_count=4)
+    code = await identity.issue_code(teams)
+    visitor = await identity.resolve(WEB)
+    documents.hidden = customer_key(teams)
+    result = await identity.redeem(code, WEB, visitor)
+    assert result.outcome is LinkOutcome.LINKED
+    joined = await stored_context(documents, teams)
+    assert joined is not None and joined["lastIntent"] == "orderStatus"
+    assert joined["messageCount"] == 4
+
+
+async def test_the_minutes_limit_says_so_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    identity, _, clock = service()
+    clock.now = NOW.replace(second=0)
+    for n in range(MAX_LINK_TRIES_PER_MINUTE + 1):
+        account = ChannelAccount("webchat", f"guesser-{n}")
+        await identity.redeem("AAA-AAA", account, f"c-{n}")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"link tries from all accounts passed {MAX_LINK_TRIES_PER_MINUTE} this minute: paused"
+    ]
