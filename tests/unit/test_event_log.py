@@ -288,3 +288,66 @@ async def test_messages_kept_for_review_are_read_back_over_the_days_asked_oldest
     assert [e.text for e in await queue.recent(NOW, days=2)] == ["yesterday", "today"]
     assert [e.text for e in await queue.recent(NOW)] == ["three days ago", "yesterday", "today"]
     assert await queue.recent(NOW - timedelta(days=4)) == []
+
+
+async def test_every_event_document_goes_when_the_retention_ends_not_only_its_index() -> None:
+    now = [NOW.timestamp()]
+    documents = MemoryDocumentStore(clock=lambda: now[0])
+    log = StoredEventLog(documents, 2, lambda: NOW)
+    log.record(event(1))
+    await log.flush()
+    now[0] += 2 * 24 * 3600
+    assert [key for key, entry in documents._entries.items() if entry.live(now[0])] == []
+
+
+async def test_events_that_do_not_fit_while_a_write_fails_are_each_counted_as_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(event_log, "MAX_BUFFERED", 3)
+
+    class BusyThenDown(MemoryDocumentStore):
+        """Three more events arrive while the write is under way, then it fails."""
+
+        async def write(self, writes):  # type: ignore[no-untyped-def]
+            for n in range(3):
+                log.record(event(100 + n))
+            raise StorageUnavailable("the database is down")
+
+    log = StoredEventLog(BusyThenDown(), 90, lambda: NOW)
+    for n in range(3):
+        log.record(event(n))
+    with pytest.raises(StorageUnavailable):
+        await log.flush()
+    assert log.dropped == 3  # the newest three: the oldest are kept to be written first
+    assert [e.customer for e in log._buffer] == ["c0", "c1", "c2"]
+
+
+async def test_each_full_day_drop_is_added_to_the_count_and_logged_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(event_log, "MAX_DOCUMENTS_A_DAY", 1)
+    log = StoredEventLog(MemoryDocumentStore(), 90, lambda: NOW)
+    for flush in range(3):
+        log.record(event(flush))
+        await log.flush()
+    assert log.dropped == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        "analytics: 1 events of 2026-11-24 dropped: the day is full"] * 2  # fmt: skip
+
+
+async def test_a_hung_store_cuts_a_flush_and_closing_short(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(event_log, "FLUSH_DEADLINE", 0.05)
+
+    class Hung(MemoryDocumentStore):
+        async def write(self, writes):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(3600)
+
+    log = StoredEventLog(Hung(), 90, lambda: NOW, flush_seconds=3600)
+    await log.open()
+    log.record(event(1))
+    with pytest.raises(TimeoutError):
+        await log.flush()
+    await log.close()  # gives up on what it cannot write, without an error
+    assert [e.customer for e in log._buffer] == ["c1"]
