@@ -358,3 +358,11 @@ def test_order_misses_are_kept_for_their_window_and_no_longer() -> None:
     assert context.order_misses == [NOW + window - timedelta(seconds=1), NOW + window]
     context.set_time_zone("Asia/Tokyo")
     assert context.preferences.time_zone == "Asia/Tokyo"
+
+
+def test_a_channel_already_dropped_can_be_dropped_again() -> None:
+    # Two instances may both hear a 403 from the same channel.
+    context = CustomerContext(reach={"webchat": _reach("webchat")})
+    context.unreachable_at("webchat")
+    context.unreachable_at("webchat")
+    assert context.reach == {}

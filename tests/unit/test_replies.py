@@ -193,3 +193,15 @@ def test_updates_reminders_links_and_guides_read_as_written() -> None:
         "There's no free time for an in-store repair near then. When else would suit you?",
         [],
     )
+
+
+def test_an_order_not_found_asks_about_another_number() -> None:
+    assert said(replies.order_not_found("999999")) == (
+        "I couldn't find an order with the number 999999. Would you like to try another number?",
+        ["Yes", "No"],
+    )
+
+
+def test_an_update_keeps_the_order_systems_words_up_to_their_own_full_stop() -> None:
+    update = order_update("123456", "handed to FEDEX.", None, NOW)
+    assert update.text.startswith("Update on your order 123456: it's now handed to FEDEX. (")

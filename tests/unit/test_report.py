@@ -87,3 +87,20 @@ def test_the_whole_page_is_the_reviewed_one() -> None:
                            "2026-11-24T09:30:00Z")]  # fmt: skip
     page = render_html(report(EVENTS), entries, FIRST, LAST)
     assert page == golden(Path(__file__).with_name("report_golden.html"), page)
+
+
+def test_an_empty_page_and_a_page_at_its_edges_are_the_reviewed_ones() -> None:
+    empty = render_html(report([]), [], FIRST, FIRST)
+    assert empty == golden(Path(__file__).with_name("report_empty_golden.html"), empty)
+    figures = report(EVENTS)
+    # Fourteen intents (twelve are charted), one named with markup, a slow resolution, and
+    # a task whose steps were reached more often than it started (a step asked again).
+    figures["intents"] = {f"intent{n:02d}</b>": 20 - n for n in range(14)}
+    figures["resolutionSeconds"] = 7200.0
+    figures["tasks"]["bookAppointment"]["steps"] = {"when": 3, "slots": 1}
+    entries = [
+        ReviewEntry("first", "orderStatus", 0.41, "notUnderstood", "webchat", "2026-11-24T09:30Z"),
+        ReviewEntry("second", "none", 0.2, "notWhatIMeant", "msteams", "2026-11-24T10:00Z"),
+    ]
+    page = render_html(figures, entries, FIRST, LAST)
+    assert page == golden(Path(__file__).with_name("report_edges_golden.html"), page)
