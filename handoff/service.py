@@ -455,9 +455,9 @@ class HandoffService:
     async def _index_thread(self, case: Case) -> None:
         assert case.desk_thread is not None
         key = _thread_key(case.desk_thread.conversation_id)
-        await self._documents.write(
-            {key: DocumentWrite({"case": case.id}, create_only=True, ttl=CASE_TTL)}
-        )
+        # The latest case of a thread answers on it: a contact center answers on the
+        # customer's own conversation, where the customer may ask for a person again.
+        await self._documents.write({key: DocumentWrite({"case": case.id}, ttl=CASE_TTL)})
 
 
 async def _back_off(attempt: int) -> None:

@@ -475,6 +475,15 @@ async def test_a_contact_center_accepts_then_completes_and_the_bot_takes_back() 
         ticket = await parts.tickets.get(reference)
         assert ticket is not None and ticket["whyNoPerson"] == "notSolved"
         assert texts(await customer.say("where is order 123456?")) == [STATUS_123456]
+        # Asking again in the same conversation opens a new case the contact center
+        # answers on that conversation.
+        first_case = (await parts.handoff.case_for_thread(customer.id)).id
+        again = [a for a in await customer.say("agent") if a["type"] == "event"]
+        assert [a["name"] for a in again] == ["handoff.initiate"]
+        assert again[0]["value"]["caseId"] != first_case
+        assert await customer.send(**status("accepted", "Ben")) == []
+        case = await parts.handoff.case_for_thread(customer.id)
+        assert case.id == again[0]["value"]["caseId"] and case.agent.name == "Ben"
 
 
 async def test_a_contact_center_that_fails_leads_to_a_note() -> None:

@@ -847,3 +847,17 @@ async def test_what_the_hand_off_core_logs_is_what_an_operator_reads(
     await center.request("eve")
     logged = "\n".join(record.getMessage() for record in caplog.records) + "\n"
     assert logged == golden(Path(__file__).with_name("handoff_log_golden.txt"), logged)
+
+
+async def test_a_second_hand_off_in_the_same_conversation_is_answered_on_it() -> None:
+    # A contact center answers on the customer's own conversation; after one case ends the
+    # customer may ask again there, and the contact center's answers are for the new case.
+    parts = Parts(desk=Desk(answers_on_own=True))
+    first = await parts.queued("ana")
+    await parts.service.desk_completed(first.id)
+    second = await parts.queued("ana")
+    assert second.id != first.id
+    found = await parts.service.case_for_thread("conv-ana")
+    assert found is not None and found.id == second.id
+    accepted = await parts.service.desk_accepted(second.id, KIM)
+    assert accepted is not None and accepted.state is CaseState.WITH_AGENT
