@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from handoff.service import (
     Queued,
     Unavailable,
     _estimate,
+    _within_limit,
 )
 from state.documents import DocumentWrite, EtagConflict, StorageError
 from state.memory_store import MemoryDocumentStore
@@ -156,6 +158,10 @@ class Parts:
 
     def event_names(self) -> list[EventName]:
         return [event.name for event in self.events]
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records]
 
 
 def ref(customer: str, channel: str = "webchat") -> ConversationRef:
@@ -354,7 +360,8 @@ async def test_the_move_up_is_said_in_the_customers_language_and_a_dead_channel_
     parts.channel.broken = ConnectionError("the channel is down")
     cases = await parts.service.waiting_cases()
     await parts.service.withdraw(cases[0][1].id)  # cy moves up to 1, but cannot be told
-    assert "the move up was not told" in caplog.text
+    cy = cases[1][1].id
+    assert f"case {cy}: the move up was not told: the channel is down" in logged(caplog)
     assert (await parts.service.waiting_cases())[0][1].customer_id == "cy"
 
 
@@ -415,7 +422,9 @@ async def test_a_message_the_desk_did_not_get_is_an_error_and_not_kept(
     parts.desk.broken = ConnectionError("teams is down")
     with pytest.raises(ConnectionError):
         await parts.service.customer_said(case, "are you there?")
-    assert "the customer's message did not reach the desk" in caplog.text
+    assert logged(caplog) == [
+        f"case {case.id}: the customer's message did not reach the desk: teams is down"
+    ]
     assert [t.text for t in (await parts.case(case.id)).transcript] == ["I want a person"]
     # Typing is a courtesy: a desk that cannot show it is no error.
     await parts.service.customer_typing(case)
@@ -442,7 +451,10 @@ async def test_a_relayed_message_the_store_cannot_record_is_still_relayed(
     documents.contended = True
     await parts.service.customer_said(case, "still there?")
     assert parts.desk.heard == [(case.id, "still there?")]
-    assert "a message was relayed but not added to the case" in caplog.text
+    assert logged(caplog) == [
+        f"case {case.id}: a message was relayed but not added to the case: "
+        f"case {case.id} kept changing under this write"
+    ]
     # Other changes say so: a change that never gets written is not taken as made.
     with pytest.raises(StorageError, match="kept changing"):
         await parts.service.take(case.id, KIM)
@@ -624,10 +636,15 @@ async def test_a_tick_goes_on_past_a_channel_or_desk_that_does_not_answer(
     await parts.service.tick()
     assert (await parts.case(waiting.id)).state is CaseState.TIMED_OUT
     assert (await parts.case(live.id)).state is CaseState.ENDED
-    assert "the customer or the desk was not told" in caplog.text
-    assert "ended idle; the customer was not told" in caplog.text
+    messages = logged(caplog)
+    assert f"case {waiting.id}: the customer or the desk was not told: the channel is down" in (
+        messages
+    )
+    assert f"case {live.id} ended idle; the customer was not told: the channel is down" in (
+        messages
+    )
     assert (await parts.case(reminded.id)).reminded_at == parts.clock.now
-    assert "the desk did not take the change" in caplog.text
+    assert f"case {live.id}: the desk did not take the change: " in messages
 
 
 # --- a contact center's answers ---------------------------------------------------------
@@ -861,3 +878,32 @@ async def test_a_second_hand_off_in_the_same_conversation_is_answered_on_it() ->
     assert found is not None and found.id == second.id
     accepted = await parts.service.desk_accepted(second.id, KIM)
     assert accepted is not None and accepted.state is CaseState.WITH_AGENT
+
+
+async def test_customers_asking_at_once_are_all_queued_each_case_with_its_own_id() -> None:
+    parts = Parts(documents=YieldingStore())
+    results = await asyncio.gather(*(parts.request(f"c{n}") for n in range(6)))
+    ids = [r.case.id for r in results if isinstance(r, Queued)]
+    assert len(ids) == 6 and sorted((await parts.queue())["waiting"]) == sorted(ids)
+    assert sorted(r.position for r in results if isinstance(r, Queued)) == [1, 2, 3, 4, 5, 6]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", case_id) for case_id in ids)
+    threads = [key for key in parts.documents._entries if key.startswith("handoff/threads/")]
+    assert len(threads) == 6
+    assert all(re.fullmatch(r"handoff/threads/[0-9a-f]{40}", key) for key in threads)
+
+
+def test_a_long_message_is_cut_twenty_characters_short_of_the_limit_keeping_its_start() -> None:
+    text = "  indented start " + "x" * MAX_RELAYED_CHARS
+    cut = _within_limit(text)
+    assert cut == text[: MAX_RELAYED_CHARS - 20] + " … (message cut)"
+    spaced = "y" * (MAX_RELAYED_CHARS - 21) + " " + "z" * 50
+    assert _within_limit(spaced) == "y" * (MAX_RELAYED_CHARS - 21) + " … (message cut)"
+
+
+async def test_a_thread_index_goes_with_its_case() -> None:
+    parts = Parts()
+    await parts.queued("ana")
+    parts.clock.advance(timedelta(seconds=CASE_TTL))
+    now = parts.clock.now.timestamp()
+    assert [key for key, entry in parts.documents._entries.items() if entry.live(now)] == [
+        QUEUE_KEY]  # fmt: skip
