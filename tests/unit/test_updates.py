@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from channels import replies
 from channels.reference import ChannelRefused, ConversationRef
 from customers.context import CustomerContext, Topic
 from customers.identity import CONTEXT_PROPERTY, customer_key
@@ -626,6 +627,9 @@ async def test_an_appointment_reminder_goes_while_it_is_booked_and_is_dropped_on
     await sender.send_due()
     [(_, activity)] = channel.sent
     assert activity["text"].startswith("Reminder: your in-store repair at Oxford Street is on ")
+    assert "None" not in activity["text"] and activity["text"].endswith(
+        f"(reference {kept.reference}). Can you still make it?"
+    )
     assert f"(reference {kept.reference})" in activity["text"]
     reminders = {u.subject: u for u, _ in (await outbox.read(
         [update_id("c-1", f"reminder:{a.reference}:{a.slot.start.isoformat()}")
@@ -836,7 +840,9 @@ async def test_what_happened_to_an_update_is_logged_once_it_is_settled(
     assert f"update {update.id}" not in caplog.text  # still pending: nothing settled
     clock.now = (await state_of(outbox, update)).not_before
     await sender.send_due()
-    assert f"update {update.id}: sent (sent on msteams)" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        f"update {update.id}: sent (sent on msteams)"
+    ]
 
 
 async def test_a_sent_update_the_store_cannot_count_is_not_sent_again(
@@ -857,7 +863,8 @@ async def test_a_sent_update_the_store_cannot_count_is_not_sent_again(
     documents.down = True
     sender = sender_for(documents, outbox, channel, clock)
     await sender.send_due()
-    assert f"update {update.id} sent, but not counted: the database is down" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        f"update {update.id} sent, but not counted: the database is down"]  # fmt: skip
     assert (await state_of(outbox, update)).state == UpdateState.SENT
     clock.advance(timedelta(minutes=5))
     await sender.send_due()
@@ -881,7 +888,8 @@ async def test_an_update_held_past_its_lease_is_left_to_the_instance_that_took_i
             return await super().send(to, activity, retry=retry)
 
     await sender_for(documents, outbox, Slow(), clock).send_due()
-    assert f"update {update.id}: lease ran out while it was being sent" in caplog.text
+    assert f"update {update.id}: lease ran out while it was being sent" in [
+        r.getMessage() for r in caplog.records]  # fmt: skip
     stored = await state_of(outbox, update)
     assert stored.state == UpdateState.SENT and stored.lease_owner is None
 
@@ -1077,3 +1085,122 @@ async def test_the_daily_count_is_the_utc_day_whatever_the_servers_own_zone(
     finally:
         monkeypatch.undo()  # the server's own zone back, before anything else reads it
         time_module.tzset()
+
+
+async def test_the_sender_says_how_many_it_took_and_leases_each_for_a_minute() -> None:
+    documents, clock = MemoryDocumentStore(), MovableClock()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    seen: list[Update] = []
+
+    class Watching(Channel):
+        async def send(self, to, activity, *, retry=True):  # type: ignore[no-untyped-def]
+            seen.append((await outbox.read([update.id]))[update.id][0])
+            return await super().send(to, activity, retry=retry)
+
+    sender = sender_for(documents, outbox, Watching(), clock)
+    assert await sender.send_due() == 1
+    assert await sender.send_due() == 0  # nothing due
+    [leased] = seen
+    assert leased.lease_until == NOW + SEND_LEASE and leased.lease_owner
+
+
+async def test_a_lease_that_ends_now_has_ended() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    stored, etag = (await outbox.read([update.id]))[update.id]
+    stored.lease_owner, stored.lease_until = "other", NOW
+    await outbox.save(stored, etag)
+    assert await sender_for(documents, outbox, channel, clock).send_due() == 1
+
+
+async def test_two_senders_at_once_send_each_update_once() -> None:
+    documents, clock, channel = YieldingStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    for n in range(3):
+        await order_update(outbox, "c-1", event=f"evt-{n}")
+    senders = [sender_for(documents, outbox, channel, clock) for _ in range(2)]
+    taken = await asyncio.gather(*(sender.send_due() for sender in senders))
+    assert sum(taken) == 3 and len(channel.sent) == 3
+
+
+async def test_the_index_lets_go_of_updates_that_are_settled_or_gone() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    settled = await order_update(outbox, "c-1", event="evt-1")
+    stored, etag = (await outbox.read([settled.id]))[settled.id]
+    stored.state = UpdateState.SENT  # sent by an instance that stopped before unlisting it
+    await outbox.save(stored, etag)
+    gone = await order_update(outbox, "c-1", event="evt-2")
+    await documents.delete([f"outbox/{gone.id}"])  # its time to live ran out
+    assert await sender_for(documents, outbox, channel, clock).send_due() == 0
+    assert channel.sent == [] and await outbox.due(NOW, 10) == ([], None)
+
+
+async def test_a_delivery_that_hangs_is_cut_short_and_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sender_module, "DELIVERY_DEADLINE", 0.05)
+    documents, clock = MemoryDocumentStore(), MovableClock()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+
+    class Hanging(Channel):
+        async def send(self, to, activity, *, retry=True):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(3600)
+
+    await sender_for(documents, outbox, Hanging(), clock).send_due()
+    stored = await state_of(outbox, update)
+    assert stored.state == UpdateState.PENDING and stored.notes == ["try 1 failed: TimeoutError"]
+
+
+async def test_an_update_due_before_the_next_scan_is_looked_at_when_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    later = Update(
+        id=update_id("c-1", "later"), customer_id="c-1", topic=Topic.ORDER, subject="123456",
+        event="later", facts={"status": "shipped"}, created_at=NOW,
+        not_before=NOW + timedelta(seconds=10), expires_at=NOW + timedelta(days=1),
+    )  # fmt: skip
+    assert await outbox.put(later)
+    sender = sender_for(documents, outbox, channel, clock)
+    await sender.tick()
+    assert channel.sent == []
+    clock.advance(timedelta(seconds=10))  # well before the 30 s scan
+    outbox.added.clear()
+    await sender.tick()
+    assert len(channel.sent) == 1
+    looked: list[datetime] = []
+    real_due = outbox.due
+
+    async def due(now: datetime, limit: int):  # type: ignore[no-untyped-def]
+        looked.append(now)
+        return await real_due(now, limit)
+
+    monkeypatch.setattr(outbox, "due", due)
+    await sender.tick()  # just sent, nothing else due: not looked at again at once
+    assert looked == []
+
+
+async def test_an_update_without_a_status_says_what_it_has() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    bare = Update(
+        id=update_id("c-1", "bare"), customer_id="c-1", topic=Topic.ORDER, subject="123456",
+        event="bare", facts={}, created_at=NOW, not_before=NOW,
+        expires_at=NOW + timedelta(days=1),
+    )  # fmt: skip
+    assert await outbox.put(bare)
+    await sender_for(documents, outbox, channel, clock).send_due()
+    [(_, activity)] = channel.sent
+    assert activity["text"] == replies.order_update("123456", "", None, NOW).text
