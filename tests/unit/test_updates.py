@@ -1204,3 +1204,45 @@ async def test_an_update_without_a_status_says_what_it_has() -> None:
     await sender_for(documents, outbox, channel, clock).send_due()
     [(_, activity)] = channel.sent
     assert activity["text"] == replies.order_update("123456", "", None, NOW).text
+
+
+async def test_an_order_with_two_followers_tells_both() -> None:
+    documents, clock = MemoryDocumentStore(), MovableClock()
+    outbox = Outbox(documents)
+    updates = Updates(documents, outbox, clock)
+    for who in ("c-1", "c-2"):
+        assert await updates.follow_order(who, "123456")
+    assert await updates.order_changed(OrderEvent("e", "123456", "shipped", None, NOW)) == 2
+    assert await outbox.pending() == 2
+
+
+async def test_the_same_event_posted_twice_at_once_is_accepted_once() -> None:
+    documents, clock = YieldingStore(), MovableClock()
+    outbox = Outbox(documents)
+    updates = Updates(documents, outbox, clock)
+    assert await updates.follow_order("c-1", "123456")
+    event = OrderEvent("e", "123456", "shipped", None, NOW)
+    results = await asyncio.gather(updates.order_changed(event), updates.order_changed(event))
+    assert sorted(results, key=str) == [1, None]
+    assert await outbox.pending() == 1
+
+
+async def test_an_event_whose_order_changed_meanwhile_is_still_told() -> None:
+    class OneConflict(MemoryDocumentStore):
+        conflicts = 1
+
+        async def write(self, writes):  # type: ignore[no-untyped-def]
+            if self.conflicts and followers_key("123456") in writes:
+                self.conflicts -= 1
+                raise EtagConflict("another event for the order")
+            return await super().write(writes)
+
+    documents, clock = OneConflict(), MovableClock()
+    documents.conflicts = 0
+    outbox = Outbox(documents)
+    updates = Updates(documents, outbox, clock)
+    assert await updates.follow_order("c-1", "123456")
+    documents.conflicts = 1
+    assert await updates.order_changed(OrderEvent("e", "123456", "shipped", None, NOW)) == 1
+    followers = (await documents.read([followers_key("123456")]))[followers_key("123456")]
+    assert followers.data["latestEvent"] == "e"
