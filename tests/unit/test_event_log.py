@@ -282,12 +282,14 @@ async def test_events_already_written_are_never_overwritten(
 
 async def test_messages_kept_for_review_are_read_back_over_the_days_asked_oldest_first() -> None:
     queue = ReviewQueue(MemoryDocumentStore(), frozenset(), keep_days=30)
-    for days_ago, text in ((3, "three days ago"), (1, "yesterday"), (0, "today")):
+    for days_ago, text in ((7, "a week ago"), (3, "three days ago"), (1, "yesterday"),
+                           (0, "today")):  # fmt: skip
         at = NOW - timedelta(days=days_ago)
         await queue.keep(text, "none", 0.2, "notUnderstood", "webchat", at)
     assert [e.text for e in await queue.recent(NOW, days=2)] == ["yesterday", "today"]
+    # A week by default: today and the six days before.
     assert [e.text for e in await queue.recent(NOW)] == ["three days ago", "yesterday", "today"]
-    assert await queue.recent(NOW - timedelta(days=4)) == []
+    assert await queue.recent(NOW - timedelta(days=8)) == []
 
 
 async def test_every_event_document_goes_when_the_retention_ends_not_only_its_index() -> None:

@@ -121,3 +121,15 @@ async def test_what_the_customer_told_reaches_the_scheduling_system_with_the_boo
     assert len(posts) == 2
     assert all(len(r.headers["Idempotency-Key"]) == 36 for r in posts)
     assert posts[0].headers["Idempotency-Key"] != posts[1].headers["Idempotency-Key"]
+
+
+async def test_moving_a_missing_appointment_or_to_a_taken_slot_says_which() -> None:
+    stand_in = StandIn(lambda: NOW)
+    async with client(stand_in) as service:
+        slots = await service.free_slots(REPAIR, STORE, NOW + timedelta(days=1), 2)
+        mine = await service.book("customer-1", slots[0], BookingDetails())
+        await service.book("customer-2", slots[1], BookingDetails())
+        with pytest.raises(SlotTaken):
+            await service.reschedule(mine.reference, slots[1])
+        with pytest.raises(AppointmentNotFound):
+            await service.reschedule("AP-NOSUCH", slots[0])

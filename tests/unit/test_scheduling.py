@@ -25,7 +25,7 @@ from services.scheduling import (
     UnknownPlace,
 )
 from state.cosmos_store import CosmosDocumentStore
-from state.documents import DocumentStore, StorageUnavailable
+from state.documents import DocumentStore, DocumentWrite, StorageUnavailable
 from state.memory_store import MemoryDocumentStore
 from state.sqlite_store import SqliteDocumentStore
 from tools.local_peers import KEY
@@ -205,3 +205,30 @@ async def test_a_booking_that_cannot_be_finished_gives_its_slot_back() -> None:
         await service.book("customer-1", slot, BookingDetails())
     assert slot_key(slot) not in await documents.read([slot_key(slot)])
     assert slot in await service.free_slots(REPAIR, OXFORD_ST, slot.start, 1)
+
+
+async def test_a_cancellation_is_recorded_and_one_raced_by_a_change_says_so() -> None:
+    class ChangedFirst(MemoryDocumentStore):
+        """Another instance changes the appointment just before this cancel is written."""
+
+        racing = False
+
+        async def write(self, writes):  # type: ignore[no-untyped-def]
+            for key, write in writes.items():
+                if self.racing and key.startswith("scheduling/appointments/") and write.if_match:
+                    self.racing = False
+                    await super().write({key: DocumentWrite(write.data)})
+            return await super().write(writes)
+
+    documents = ChangedFirst()
+    service = DemoSchedulingService(documents, clock, CATALOGUE)
+    first = await service.free_slots(INSTALL, "home", datetime(2026, 11, 27, 9, tzinfo=UTC), 2)
+    booked = await service.book("customer-1", first[0], BookingDetails())
+    cancelled = await service.cancel(booked.reference)
+    assert cancelled.history[-1] == f"cancelled {NOW.isoformat()}"
+    assert (await service.cancel(booked.reference)) == cancelled  # once
+    other = await service.book("customer-1", first[1], BookingDetails())
+    documents.racing = True
+    with pytest.raises(SchedulingUnavailable, match=rf"^{other.reference} changed while it was "
+                       "cancelled$"):  # fmt: skip
+        await service.cancel(other.reference)
