@@ -9,7 +9,7 @@ MAKEFLAGS += --jobs=4
 STEP   := tools/step.sh
 PIP    := -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test chat webchat playground lint format clean teams-package bench profile capacity nlu-bench language-bench report mutate
+.PHONY: run test chat webchat playground lint format clean teams-package bench profile capacity nlu-bench language-bench report mutate mutate-again
 
 run: $(VENV)/.runtime
 	@$(BIN)/python app.py
@@ -59,6 +59,13 @@ capacity: $(VENV)/.bench
 # The kill ratio per module and every surviving mutant: build/mutation/report.md.
 mutate: $(VENV)/.mutate
 	NLU_CACHE_DIR=$(CURDIR)/build/nlu-cache $(BIN)/mutmut run --max-children $$(nproc) $(ARGS)
+	@$(BIN)/python -m tools.mutation_report
+
+# The survivors and untested mutants judged again, after new tests (mutmut keeps a verdict
+# until the function changes).
+mutate-again: $(VENV)/.mutate
+	NLU_CACHE_DIR=$(CURDIR)/build/nlu-cache $(BIN)/mutmut run --max-children $$(nproc) \
+	  $$($(BIN)/python -m tools.mutation_report --again)
 	@$(BIN)/python -m tools.mutation_report
 
 # Language detectors on the held-out messages in English, Spanish, German and French.

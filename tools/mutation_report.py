@@ -8,6 +8,11 @@ reader sees what no test noticed without opening mutmut's browser. A summary goe
 build/mutation/summary.json and to the terminal.
 
     python -m tools.mutation_report [--mutants mutants] [--out build/mutation]
+    python -m tools.mutation_report --again     the mutants to judge again, one a line
+
+mutmut keeps a mutant's verdict until its function changes: a test added later does not
+re-judge a survivor by itself. `--again` names the survivors and the mutants no test
+reached, for `mutmut run` to judge them again (`make mutate-again`).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class ModuleReport:
     counts: Counter[str] = field(default_factory=Counter)
     survivors: list[Survivor] = field(default_factory=list)
     untested: list[str] = field(default_factory=list)  # functions no unit or dialog test runs
+    again: list[str] = field(default_factory=list)  # survivors and untested, to judge again
 
     @property
     def killed(self) -> int:
@@ -104,6 +110,8 @@ def read(mutants: Path) -> list[ModuleReport]:
             status = verdict(exit_code)
             report.counts[status] += 1
             mutant = key.rsplit(".", 1)[-1]
+            if status in ("survived", "suspicious", "no tests"):
+                report.again.append(key)
             if status == "survived" or status == "suspicious":
                 report.survivors.append(Survivor(key, _change(source, spans, mutant)))
             elif status == "no tests":
@@ -177,10 +185,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tools.mutation_report")
     parser.add_argument("--mutants", type=Path, default=ROOT / "mutants")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "mutation")
+    parser.add_argument("--again", action="store_true", help="print the mutants to judge again")
     args = parser.parse_args()
     reports = read(args.mutants)
     if not reports:
         raise SystemExit(f"no mutmut results under {args.mutants}: run `make mutate` first")
+    if args.again:
+        print("\n".join(key for report in reports for key in report.again))
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.md").write_text(markdown(reports), encoding="utf-8")
     (args.out / "summary.json").write_text(json.dumps(summary(reports), indent=2) + "\n")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tools.mutation_report import markdown, read, summary
+import pytest
+
+from tools.mutation_report import main, markdown, read, summary
 
 # A module as mutmut writes it: each function beside its mutants (spans: their lines).
 SOURCE = """\
@@ -73,3 +75,14 @@ def test_mutants_not_yet_run_are_left_out_of_the_ratio(tmp_path: Path) -> None:
     write_module(tmp_path, {"x_limit__mutmut_1": 1, "x_limit__mutmut_2": None})
     [report] = read(tmp_path)
     assert (report.judged, report.kill_ratio, report.not_run) == (1, 1.0, 1)
+
+
+def test_the_survivors_and_untested_mutants_are_named_to_be_judged_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_module(tmp_path, {"x_limit__mutmut_1": 0, "x_limit__mutmut_2": 1,
+                            "x_limit__mutmut_3": None, "x_forget__mutmut_1": 33})  # fmt: skip
+    monkeypatch.setattr("sys.argv", ["mutation_report", "--mutants", str(tmp_path), "--again"])
+    main()
+    assert capsys.readouterr().out.split() == [
+        "customers.limits.x_forget__mutmut_1", "customers.limits.x_limit__mutmut_1"]  # fmt: skip
