@@ -121,7 +121,7 @@ def _funnel(task: str, figures: dict[str, Any]) -> str:
     steps = [("started", figures["started"]), *figures["steps"].items(),
              ("completed", figures["completed"]), ("cancelled", figures["cancelled"]),
              ("abandoned", figures["abandoned"])]  # fmt: skip
-    return f"<h3>{html.escape(task)}</h3>" + _bars(steps, str, top=figures["started"] or 1)
+    return f"<h3>{html.escape(task)}</h3>" + _bars(steps, str)
 
 
 def _channel_table(channels: dict[str, dict[str, Any]]) -> str:

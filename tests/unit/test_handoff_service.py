@@ -880,8 +880,28 @@ async def test_a_second_hand_off_in_the_same_conversation_is_answered_on_it() ->
     assert accepted is not None and accepted.state is CaseState.WITH_AGENT
 
 
+class QueueReadTogether(YieldingStore):
+    """The first two reads of the queue wait for each other, as two instances' reads at the
+    same instant: each then writes over what it read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readers = 0
+        self.both = asyncio.Event()
+
+    async def read(self, keys):  # type: ignore[no-untyped-def]
+        keys = list(keys)
+        found = await super().read(keys)
+        if keys == [QUEUE_KEY] and self.readers < 2:
+            self.readers += 1
+            if self.readers == 2:
+                self.both.set()
+            await asyncio.wait_for(self.both.wait(), 2)
+        return found
+
+
 async def test_customers_asking_at_once_are_all_queued_each_case_with_its_own_id() -> None:
-    parts = Parts(documents=YieldingStore())
+    parts = Parts(documents=QueueReadTogether())
     results = await asyncio.gather(*(parts.request(f"c{n}") for n in range(6)))
     ids = [r.case.id for r in results if isinstance(r, Queued)]
     assert len(ids) == 6 and sorted((await parts.queue())["waiting"]) == sorted(ids)

@@ -152,6 +152,8 @@ def test_welcome_back_names_where_the_customer_was_and_what_they_were_doing() ->
         "Welcome back! On Teams you were booking a phone call back. Want to continue?",
         ["Yes", "No"],
     )
+    assert said(replies.resume_booking("webchat", "homeInstallation", "2026-11-27"))[1] == [
+        "Yes", "No"]  # fmt: skip
     assert str(replies.resume_booking("webchat", "homeInstallation", "2026-11-27").text) == (
         "Welcome back! On web chat you were booking a home installation for Fri 27 Nov. "
         "Want to continue?"
