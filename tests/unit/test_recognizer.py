@@ -306,4 +306,13 @@ def test_a_model_is_saved_into_a_new_nested_directory_and_saved_again_over_itsel
     target = tmp_path / "models" / "2026-11-28"
     model.save(target)
     model.save(target)
-    assert IntentClassifier.load(target).rank("hello") == model.rank("hello")
+    loaded = IntentClassifier.load(target)
+    for text in ("hello", "zzz"):  # "zzz": TF-IDF is unsure, the embeddings' head speaks too
+        assert loaded.rank(text) == model.rank(text)
+
+
+def test_a_model_saved_by_another_engine_is_not_loaded() -> None:
+    with pytest.raises(ValueError, match=r"^not a tfidf-lr\+minilm-1 model: train it again$"):
+        IntentClassifier._from_saved({"engine": "tfidf-lr-0", "pipeline": None})
+    with pytest.raises(ValueError, match="train it again"):
+        IntentClassifier._from_saved(["not", "a", "model"])
