@@ -1248,3 +1248,16 @@ async def test_an_event_whose_order_changed_meanwhile_is_still_told() -> None:
     assert await updates.order_changed(OrderEvent("e", "123456", "shipped", None, NOW)) == 1
     followers = (await documents.read([followers_key("123456")]))[followers_key("123456")]
     assert followers.data["latestEvent"] == "e"
+
+
+async def test_an_update_put_off_since_it_was_listed_is_listed_again_at_its_new_time() -> None:
+    documents, clock, channel = MemoryDocumentStore(), MovableClock(), Channel()
+    outbox = Outbox(documents)
+    await customer(documents, "c-1")
+    update = await order_update(outbox, "c-1")
+    stored, etag = (await outbox.read([update.id]))[update.id]
+    stored.not_before = NOW + timedelta(hours=1)  # put off by an instance that then stopped
+    await outbox.save(stored, etag)
+    assert await sender_for(documents, outbox, channel, clock).send_due() == 0
+    assert channel.sent == []
+    assert await outbox.due(NOW, 10) == ([], NOW + timedelta(hours=1))
