@@ -76,8 +76,8 @@ def _tile(name: str, value: object) -> str:
 def _bars(items: list[tuple[str, float]], label, top: float | None = None) -> str:
     if not items:
         return "<p class='muted'>Nothing in this range.</p>"
-    # The longest bar is `top` (a funnel's starts), or the largest value when one is larger
-    # (a step asked again more often than the task started): no bar runs off the chart.
+    # The longest bar is `top` (satisfaction's 5), or the largest value when one is larger
+    # (a funnel step asked again more often than its task started): no bar runs off the chart.
     high = max([top or 0, *(value for _, value in items)]) or 1
     row, width = 22, 520
     rows = []
