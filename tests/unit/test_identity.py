@@ -366,21 +366,6 @@ async def test_a_wrong_code_leaves_the_customer_as_they_were() -> None:
     assert (result.outcome, result.customer_id) == (LinkOutcome.WRONG_CODE, visitor)
 
 
-async def test_two_accounts_redeeming_one_code_at_once_one_joins() -> None:
-    identity, _, _ = service(documents=YieldingStore())
-    teams = await identity.resolve(TEAMS)
-    code = await identity.issue_code(teams)
-    other = ChannelAccount("webchat", "visitor-2")
-    visitors = [await identity.resolve(WEB), await identity.resolve(other)]
-    results = await asyncio.gather(
-        identity.redeem(code, WEB, visitors[0]), identity.redeem(code, other, visitors[1])
-    )
-    assert sorted(r.outcome for r in results) == [LinkOutcome.LINKED, LinkOutcome.WRONG_CODE]
-    [lost] = [(r, v) for r, v in zip(results, visitors, strict=True)
-              if r.outcome is LinkOutcome.WRONG_CODE]  # fmt: skip
-    assert lost[0].customer_id == lost[1]
-
-
 async def test_a_wrong_try_frees_its_slot_when_the_window_has_passed_to_the_second() -> None:
     clock = MovableClock()
     identity, documents, _ = service(clock, store_on(clock))
