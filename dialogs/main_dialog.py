@@ -49,6 +49,7 @@ from handoff.cases import Reason
 from nlu.policy import Decision, Thresholds, decide
 from nlu.recognizer import Intent, Recognition, Recognizer
 from nlu.review import ReviewQueue, mask, says_not_what_i_meant
+from services.orders import find_order_number
 from state.customer_context import CustomerContextAccessor, turn_customer_id
 from state.turn_state import discard_changes
 
@@ -393,12 +394,14 @@ class MainDialog(ComponentDialog):
             return upset
         if inner_dc.context.turn_state.get(PICKED_CHOICE):
             return None
+        # A number in the message answers the question asked ("no, it's 654321"): nothing
+        # to understand, so no model (or CLU call) for the commonest answer of all.
+        if find_order_number((inner_dc.context.activity.text or "").strip()):
+            return None
         recognition = await self._recognize(inner_dc.context)
         if (
             recognition.intent not in _INTERRUPTIONS
             or recognition.confidence < self._thresholds.interruption
-            # A number in the message answers the question asked ("no, it's 654321").
-            or recognition.order_number
         ):
             return None
         context = inner_dc.context

@@ -89,3 +89,32 @@ async def test_an_unsure_interruption_does_not_end_the_task(customer: Customer) 
     assert await customer.say("stop maybe") == [replies.ORDER_NUMBER_FORMAT.text]
     scripted(customer, Recognition(Intent.CANCEL, 0.95))
     assert await customer.say("cancel") == [replies.CANCELLED.text]
+
+
+
+class Counting:
+    """A recogniser that counts what it was asked (with CLU, each is a paid call): it
+    takes "where is my order" for the order status, and anything else for a sure cancel."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def recognize(self, text: str, **_: object) -> Recognition:
+        self.asked.append(text)
+        if text == "where is my order":
+            return Recognition(Intent.ORDER_STATUS, 0.99)
+        return Recognition(Intent.CANCEL, 0.99)
+
+
+async def test_an_order_number_answering_the_question_is_not_sent_to_the_recogniser(
+    customer: Customer,
+) -> None:
+    counting = Counting()
+    customer.parts.bot._dialogs.dialog._recognizer = counting  # type: ignore[attr-defined]
+    await customer.say("where is my order")
+    # The number answers the question, however sure the recogniser would be of a cancel.
+    assert await customer.say("it's 123456") == [STATUS_123456]
+    assert counting.asked == ["where is my order"]
+    await customer.say("where is my order")
+    assert await customer.say("stop") == [replies.CANCELLED.text]
+    assert counting.asked == ["where is my order", "where is my order", "stop"]
