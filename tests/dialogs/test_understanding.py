@@ -91,7 +91,6 @@ async def test_an_unsure_interruption_does_not_end_the_task(customer: Customer) 
     assert await customer.say("cancel") == [replies.CANCELLED.text]
 
 
-
 class Counting:
     """A recogniser that counts what it was asked (with CLU, each is a paid call): it
     takes "where is my order" for the order status, and anything else for a sure cancel."""
