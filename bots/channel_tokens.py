@@ -33,6 +33,8 @@ from botbuilder.schema import Activity
 from botframework.connector.auth import ClaimsIdentity
 from jwt.algorithms import RSAAlgorithm
 
+from services.resilient_http import read_at_most
+
 log = logging.getLogger(__name__)
 
 CHANNEL_ISSUER = "https://api.botframework.com"
@@ -50,6 +52,8 @@ CLOCK_SKEW = 5 * 60
 REFRESH_EVERY = 24 * 3600.0  # botbuilder's interval
 REFRESH_UNKNOWN_KEY_EVERY = 3600.0  # botbuilder's, for a key id not in the cache
 FAILURE_BACKOFF = 30.0
+# The OpenID metadata and key set are a few kilobytes; a larger answer is refused.
+MAX_KEYS_BYTES = 1024 * 1024
 FETCH_TIMEOUT = 5.0
 MAX_CONCURRENT_CHECKS = 32
 QUEUE_WAIT = 1.0
@@ -131,7 +135,10 @@ class SigningKeys:
     async def _json(self, url: str) -> Any:
         async with self._session().get(url, allow_redirects=False) as response:
             response.raise_for_status()
-            return json.loads(await response.content.read(1024 * 1024))
+            body = await read_at_most(response.content, MAX_KEYS_BYTES)
+            if len(body) > MAX_KEYS_BYTES:
+                raise ValueError(f"{url} answered more than {MAX_KEYS_BYTES} bytes")
+            return json.loads(body)
 
 
 class ChannelTokenValidator:

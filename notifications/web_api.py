@@ -22,6 +22,7 @@ from notifications.order_events import (
     parse,
 )
 from notifications.updates import Updates
+from services.resilient_http import read_at_most
 from services.signatures import SIGNATURE_HEADER, signed_by
 from state.documents import StorageError
 
@@ -51,7 +52,7 @@ class OrderEventsApi:
             return _answer(415, error="Content-Type must be application/json")
         if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
             return _answer(413, error=f"an event may be at most {MAX_EVENT_BYTES} bytes")
-        body = await request.content.read(MAX_EVENT_BYTES + 1)
+        body = await read_at_most(request.content, MAX_EVENT_BYTES)
         if len(body) > MAX_EVENT_BYTES:
             return _answer(413, error=f"an event may be at most {MAX_EVENT_BYTES} bytes")
         if not signed_by(body, request.headers.get(SIGNATURE_HEADER), self._key):

@@ -179,10 +179,23 @@ class ResilientJsonClient:
     async def _limited_body(self, response: aiohttp.ClientResponse) -> bytes:
         if response.content_length is not None and response.content_length > MAX_ANSWER_BYTES:
             raise BadAnswer(f"{self.name} answered {response.content_length} bytes")
-        raw = await response.content.read(MAX_ANSWER_BYTES + 1)
+        raw = await read_at_most(response.content, MAX_ANSWER_BYTES)
         if len(raw) > MAX_ANSWER_BYTES:
             raise BadAnswer(f"{self.name} answered more than {MAX_ANSWER_BYTES} bytes")
         return raw
+
+
+async def read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The whole body, or its first limit + 1 bytes when it is longer (the caller refuses
+    it): never more in memory. `stream.read(n)` alone returns what has arrived so far, so a
+    body that comes in pieces would be cut short."""
+    body = bytearray()
+    while len(body) <= limit:
+        piece = await stream.read(limit + 1 - len(body))
+        if not piece:
+            break
+        body += piece
+    return bytes(body)
 
 
 def _retry_after(value: str | None) -> float | None:

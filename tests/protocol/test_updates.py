@@ -18,6 +18,7 @@ import pytest
 from app import BotParts
 from channels import replies
 from config import Settings
+from notifications.web_api import MAX_EVENT_BYTES
 from services.signatures import SIGNATURE_HEADER, signature
 from tests.conftest import (
     NOW,
@@ -47,15 +48,29 @@ def order_event(order: str, status: str, at: datetime, eta: datetime | None = No
 
 
 async def post_event(
-    base_url: str, body: bytes | dict, headers: dict | None = None, key: str = KEY
+    base_url: str,
+    body: bytes | dict,
+    headers: dict | None = None,
+    key: str = KEY,
+    pieces: int = 1,
 ) -> tuple[int, dict]:
+    """With `pieces`, the body goes chunked (no Content-Length) in that many writes with a
+    pause between them, as it would over a slow network."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     sent = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(raw, key)}
     sent.update(headers or {})
     sent = {name: value for name, value in sent.items() if value is not None}
+
+    async def in_pieces() -> AsyncIterator[bytes]:
+        step = -(-len(raw) // pieces)
+        for start in range(0, len(raw), step):
+            yield raw[start : start + step]
+            await asyncio.sleep(0.02)
+
+    data = raw if pieces == 1 else in_pieces()
     async with (
         aiohttp.ClientSession() as http,
-        http.post(f"{base_url}/api/order-events", data=raw, headers=sent) as response,
+        http.post(f"{base_url}/api/order-events", data=data, headers=sent) as response,
     ):
         return response.status, await response.json(content_type=None)
 
@@ -387,6 +402,23 @@ async def test_bad_events_are_refused_and_send_nothing() -> None:
         assert answers == {case: (status, True) for case, (_, _, status) in BAD_REQUESTS.items()}
         assert await sent_now(parts, webchat, customer, 1) == []
         assert await parts.outbox.pending() == 0
+
+
+async def test_an_event_arriving_in_pieces_is_read_whole_and_one_too_long_is_refused() -> None:
+    clock = MovableClock()
+    async with bot_on(updates_settings(), clock, "webchat") as (parts, base, webchat):
+        customer = webchat.conversation()
+        await subscribed(customer)
+        # The same event padded to the most an event may be, then to one byte more.
+        event = order_event("234567", "out for delivery", clock.now)
+        raw = json.dumps(event).encode()
+        padded = raw[:-1] + b" " * (MAX_EVENT_BYTES - len(raw)) + b"}"
+        assert len(padded) == MAX_EVENT_BYTES
+        assert await post_event(base, padded + b" ", pieces=4) == (
+            413, {"error": f"an event may be at most {MAX_EVENT_BYTES} bytes"}
+        )  # fmt: skip
+        assert await post_event(base, padded, pieces=4) == (202, {"status": "accepted"})
+        assert len(await sent_now(parts, webchat, customer, 1)) == 1
 
 
 async def test_without_a_signing_key_the_route_is_off() -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import aiohttp
 import pytest
 from aiohttp import web
 
 from bots.channel_tokens import (
     FAILURE_BACKOFF,
+    MAX_KEYS_BYTES,
     REFRESH_EVERY,
     REFRESH_UNKNOWN_KEY_EVERY,
     SigningKeys,
@@ -56,3 +60,38 @@ async def test_keys_are_fetched_once_then_daily_and_unknown_ids_at_most_hourly()
         clock.now += FAILURE_BACKOFF + 1
         await signing.get("channel-key")
         assert keys.requests == 5
+
+
+async def test_keys_arriving_in_pieces_are_read_whole_and_too_many_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    keys = KeyServer()
+    padding = {"size": 0}
+
+    async def keys_in_pieces(request: web.Request) -> web.StreamResponse:
+        answer = json.loads((await keys.keys(request)).body)
+        body = json.dumps({**answer, "padding": "x" * padding["size"]}).encode()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        # The first pieces in 128 bytes a pause, the rest (padding) at once.
+        for start in range(0, 1024, 128):
+            await response.write(body[start : start + 128])
+            await asyncio.sleep(0.01)
+        await response.write(body[1024:])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/metadata", keys.metadata)
+    app.router.add_get("/keys", keys_in_pieces)
+    clock = Clock()
+    async with serve(app) as url, aiohttp.ClientSession() as http:
+        keys.url = url
+        signing = SigningKeys(f"{url}/metadata", lambda: http, clock)
+        assert (await signing.get("channel-key")).endorsements == {"webchat", "msteams"}
+
+        padding["size"] = MAX_KEYS_BYTES
+        fresh = SigningKeys(f"{url}/metadata", lambda: http, clock)
+        with pytest.raises(PermissionError):
+            await fresh.get("channel-key")
+    assert f"signing keys from {url}/metadata unavailable: ValueError" in caplog.text

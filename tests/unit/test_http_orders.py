@@ -16,7 +16,7 @@ from services.http_orders import (
     _order_from,
 )
 from services.orders import Order, OrderNotFound, OrderServiceUnavailable
-from services.resilient_http import BadAnswer
+from services.resilient_http import MAX_ANSWER_BYTES, BadAnswer
 from tests.conftest import OrderHandler, order_system
 
 
@@ -227,3 +227,63 @@ async def test_the_bad_answer_is_what_the_caller_and_the_log_are_told(
         with pytest.raises(ValueError, match="digits only"):
             await service.get_order("12345/../admin")
     assert "order system call failed: order system answered without a status" in caplog.text
+
+
+def padded_order(size: int) -> bytes:
+    """An order answer of exactly `size` bytes (a long note the bot ignores)."""
+    start, end = b'{"orderNumber": "123456", "status": "Shipped", "note": "', b'"}'
+    return start + b"x" * (size - len(start) - len(end)) + end
+
+
+def streamed(body: bytes, *, pieces: int, with_length: bool) -> Answer:
+    """The body written in `pieces`, a pause between them (a slow or distant system), with
+    or without a Content-Length (chunked)."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        headers = {"Content-Type": "application/json"}
+        if with_length:
+            headers["Content-Length"] = str(len(body))
+        response = web.StreamResponse(headers=headers)
+        await response.prepare(request)
+        step = -(-len(body) // pieces)
+        for start in range(0, len(body), step):
+            await response.write(body[start : start + step])
+            await asyncio.sleep(0.01)
+        await response.write_eof()
+        return response
+
+    return answer  # type: ignore[return-value]
+
+
+def stream_handler(answer: Answer) -> OrderHandler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await answer(request)  # type: ignore[misc]
+
+    return handler
+
+
+@pytest.mark.parametrize("with_length", [True, False])
+@pytest.mark.parametrize("size", [1000, MAX_ANSWER_BYTES])
+async def test_an_answer_arriving_in_pieces_is_read_whole(size: int, with_length: bool) -> None:
+    handler = stream_handler(streamed(padded_order(size), pieces=8, with_length=with_length))
+    async with client(handler) as service:
+        order = await service.get_order("123456")
+    assert (order.order_number, order.status) == ("123456", "Shipped")
+
+
+@pytest.mark.parametrize(
+    ("with_length", "why"),
+    [
+        (True, f"order system answered {MAX_ANSWER_BYTES + 1} bytes"),
+        (False, f"order system answered more than {MAX_ANSWER_BYTES} bytes"),
+    ],
+)
+async def test_one_byte_over_the_limit_is_refused_and_says_why(
+    with_length: bool, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = padded_order(MAX_ANSWER_BYTES + 1)
+    handler = stream_handler(streamed(body, pieces=4, with_length=with_length))
+    async with client(handler) as service:
+        with pytest.raises(OrderServiceUnavailable, match=f"^{why}$"):
+            await service.get_order("123456")
+    assert f"order system call failed: {why}" in caplog.text
