@@ -52,6 +52,8 @@ class StandIn:
                 await asyncio.sleep(3600)
             if failure == "junk":
                 return web.Response(text="<html>not json</html>")
+            if failure == "empty object":  # JSON, but not what was asked for
+                return web.json_response({})
             if failure == "lost":
                 await handler(request)
                 return web.Response(status=503)

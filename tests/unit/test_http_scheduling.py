@@ -92,6 +92,26 @@ async def test_a_failing_system_is_unavailable_within_the_deadline(failure: int 
         assert 2 <= len(stand_in.requests) <= 4
 
 
+@pytest.mark.parametrize(
+    ("failure", "why"),
+    [
+        (503, "scheduling system answered 503"),
+        (403, "scheduling system answered 403"),
+        ("junk", "scheduling system answered with something not JSON"),
+        ("empty object", "scheduling system answered something unreadable: 'kinds'"),
+    ],
+)
+async def test_the_caller_and_the_log_are_told_what_was_wrong(
+    failure: int | str, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    stand_in = StandIn(lambda: NOW)
+    stand_in.failures = [failure] * 10
+    async with client(stand_in, deadline=1.0, attempt_timeout=0.3) as service:
+        with pytest.raises(SchedulingUnavailable, match=f"^{why}$"):
+            await service.catalogue()
+    assert f"scheduling system call failed: {why}" in caplog.text
+
+
 async def test_a_hanging_system_is_given_up_at_the_deadline_and_recovers() -> None:
     stand_in = StandIn(lambda: NOW)
     stand_in.failures = ["hang"] * 3

@@ -5,6 +5,7 @@ Cosmos DB runs against the local Cosmos DB API server (tests/peers).
 
 import asyncio
 import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -125,6 +126,21 @@ async def test_sqlite_keeps_documents_across_a_restart(tmp_path: Path) -> None:
     found = await reopened.read(["msteams/users/29:x"])
     await reopened.close()
     assert found["msteams/users/29:x"].data == {"lastOrder": "123456"}
+
+
+async def test_a_sqlite_store_that_does_not_answer_is_unavailable_at_its_deadline(
+    tmp_path: Path,
+) -> None:
+    store = SqliteDocumentStore(tmp_path, timeout=0.2)
+    await store.open()
+    # Its one worker busy for a second (a slow disk, a huge query): the turn does not wait.
+    assert store._executor is not None
+    busy = store._executor.submit(time.sleep, 1.0)
+    with pytest.raises(StorageUnavailable, match=r"^SQLite did not answer within 0\.2 s$"):
+        await store.read(["webchat/conversations/c1"])
+    await asyncio.wrap_future(busy)
+    assert await store.read(["webchat/conversations/c1"]) == {}
+    await store.close()
 
 
 async def test_sqlite_reports_a_broken_file_as_unavailable(tmp_path: Path) -> None:
