@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -16,8 +17,8 @@ from services.http_orders import (
     _order_from,
 )
 from services.orders import Order, OrderNotFound, OrderServiceUnavailable
-from services.resilient_http import MAX_ANSWER_BYTES, BadAnswer
-from tests.conftest import OrderHandler, order_system
+from services.resilient_http import MAX_ANSWER_BYTES, BadAnswer, read_at_most
+from tests.conftest import OrderHandler, order_system, serve
 
 
 @asynccontextmanager
@@ -287,3 +288,34 @@ async def test_one_byte_over_the_limit_is_refused_and_says_why(
         with pytest.raises(OrderServiceUnavailable, match=f"^{why}$"):
             await service.get_order("123456")
     assert f"order system call failed: {why}" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("pieces", "kept"),
+    [
+        # Over the limit, however it arrives: the first limit + 1 bytes, never more in memory.
+        ([b"x" * 10, b"x" * 3000], 1001),
+        ([b"x" * 1000, b"x"], 1001),
+        ([b"x" * 1000, b"x" * 2000], 1001),
+        # At the limit or under: all of it.
+        ([b"x" * 400, b"x" * 600], 1000),
+        ([b"x" * 10], 10),
+        ([], 0),
+    ],
+)
+async def test_read_at_most_keeps_the_whole_body_or_one_byte_past_the_limit(
+    pieces: list[bytes], kept: int
+) -> None:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for piece in pieces:
+            await response.write(piece)
+            await asyncio.sleep(0.02)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", answer)
+    async with serve(app) as url, aiohttp.ClientSession() as http, http.get(url) as response:
+        assert len(await read_at_most(response.content, 1000)) == kept
