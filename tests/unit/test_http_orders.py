@@ -5,6 +5,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import aiohttp
 import pytest
@@ -17,7 +18,7 @@ from services.http_orders import (
     _order_from,
 )
 from services.orders import Order, OrderNotFound, OrderServiceUnavailable
-from services.resilient_http import MAX_ANSWER_BYTES, BadAnswer, read_at_most
+from services.resilient_http import MAX_ANSWER_BYTES, BadAnswer, _retry_after, read_at_most
 from tests.conftest import OrderHandler, order_system, serve
 
 
@@ -319,3 +320,31 @@ async def test_read_at_most_keeps_the_whole_body_or_one_byte_past_the_limit(
     app.router.add_get("/", answer)
     async with serve(app) as url, aiohttp.ClientSession() as http, http.get(url) as response:
         assert len(await read_at_most(response.content, 1000)) == kept
+
+
+def test_retry_after_is_read_in_seconds_or_as_a_date_and_never_below_zero() -> None:
+    assert _retry_after("0") == 0.0
+    assert _retry_after("7") == 7.0
+    assert _retry_after("-5") == 0.0
+    now = datetime.now(UTC)
+    assert _retry_after(format_datetime(now - timedelta(hours=1), usegmt=True)) == 0.0
+    ahead = _retry_after(format_datetime(now + timedelta(seconds=120), usegmt=True))
+    assert ahead is not None and 110 < ahead <= 120
+    for unreadable in (None, "", "soon", "Mon, 99 Foo 2026"):
+        assert _retry_after(unreadable) is None
+
+
+async def test_what_the_order_system_said_reaches_the_caller(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler, _ = answering(status(404), status(403), lambda: web.json_response({"status": "x"}))
+    async with client(handler) as service:
+        with pytest.raises(OrderNotFound) as missing:
+            await service.get_order("999999")
+        assert str(missing.value) == "no order 999999"
+        with pytest.raises(OrderServiceUnavailable, match=r"^order system answered 403$"):
+            await service.get_order("123456")
+        # An answer without its number is about the order asked for.
+        assert (await service.get_order("234567")).order_number == "234567"
+        with pytest.raises(ValueError, match=r"^an order number is digits only$"):
+            await service.get_order("12a456")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from nlu import classifier
+from nlu import classifier, embedded
 from nlu.classifier import CONSULT_BELOW, IntentClassifier, _probabilities
 from nlu.embedded import EmbeddedRecognizer
 from nlu.evaluation import cross_validate, evaluate, write_report
@@ -209,6 +212,76 @@ def test_a_model_cache_that_cannot_be_used_never_stops_the_bot(
     with caplog.at_level(logging.WARNING):
         again = IntentClassifier.cached(texts, intents, "abc", cache)
     assert again.rank("hello there")[0][0] == "greeting" and "unusable" in caplog.text
+
+
+def test_a_model_cache_says_what_went_wrong_and_where(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    texts, intents = ["where is my order", "hello there"], ["orderStatus", "greeting"]
+    blocked = tmp_path / "a-file-not-a-directory"
+    blocked.write_text("")
+    with caplog.at_level(logging.WARNING):
+        IntentClassifier.cached(texts, intents, "abc", blocked / "nlu-cache")
+    name = f"{classifier.ENGINE_VERSION}-{classifier.configuration()}-abc.joblib"
+    assert caplog.messages == [
+        f"intent model not cached at {blocked / 'nlu-cache' / name}: [Errno 20] Not a "
+        f"directory: '{blocked / 'nlu-cache'}'"
+    ]
+    caplog.clear()
+    cache = tmp_path / "cache"
+    IntentClassifier.cached(texts, intents, "abc", cache)
+    (cache / name).write_bytes(b"damaged")
+    with caplog.at_level(logging.WARNING):
+        IntentClassifier.cached(texts, intents, "abc", cache)
+    (message,) = caplog.messages
+    assert message.startswith(f"intent model cache {cache / name} unusable (")
+    assert message.endswith("): training")
+
+
+def test_a_cached_model_is_loaded_not_trained_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts, intents = ["where is my order", "hello there"], ["orderStatus", "greeting"]
+    cache = tmp_path / "data" / "nlu-cache"  # neither folder exists yet
+    with caplog.at_level(logging.WARNING):
+        first = IntentClassifier.cached(texts, intents, "abc", cache)
+    assert caplog.messages == []  # nothing to load the first time, and nothing wrong
+    assert [path.name for path in cache.iterdir()] == [
+        f"{classifier.ENGINE_VERSION}-{classifier.configuration()}-abc.joblib"
+    ]
+
+    def trained_again(*_: object) -> IntentClassifier:
+        raise AssertionError("trained again instead of loaded from the cache")
+
+    monkeypatch.setattr(IntentClassifier, "train", trained_again)
+    with caplog.at_level(logging.WARNING):
+        again = IntentClassifier.cached(texts, intents, "abc", cache)
+    assert caplog.messages == []
+    assert again.rank("where is my order") == first.rank("where is my order")
+    # Without a cache folder (the tests' default), nothing is written anywhere.
+    monkeypatch.undo()
+    assert IntentClassifier.cached(texts, intents, "abc", None).intents == first.intents
+
+
+def test_a_language_is_trained_from_its_file_into_the_cache_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    examples = (Example("where is my order", "orderStatus"), Example("hello", "greeting"),
+                Example("track my parcel", "orderStatus"))  # fmt: skip
+    small = dataclasses.replace(load_training("en"), examples=examples)
+    monkeypatch.setattr(embedded, "load_training", lambda language: small)
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="nlu.embedded"):
+        recognizer = EmbeddedRecognizer._train("en", tmp_path)
+    took = time.monotonic() - started
+    assert recognizer.rank("where is my parcel")[0][0] == "orderStatus"
+    (cached,) = tmp_path.iterdir()
+    assert cached.name.endswith(f"-{small.fingerprint}.joblib")
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "nlu.embedded"]
+    said = re.fullmatch(
+        r"language understanding ready: 3 examples, 2 intents, (\d+\.\d) s", message
+    )
+    assert said is not None and 0 <= float(said[1]) <= took + 0.05  # how long it took, not a clock
 
 
 def test_a_saved_model_loads_and_ranks_as_it_did(tmp_path: Path) -> None:
