@@ -348,3 +348,13 @@ async def test_what_the_order_system_said_reaches_the_caller(
         assert (await service.get_order("234567")).order_number == "234567"
         with pytest.raises(ValueError, match=r"^an order number is digits only$"):
             await service.get_order("12a456")
+
+
+async def test_customers_asking_for_orders_that_do_not_exist_never_open_the_circuit() -> None:
+    handler, calls = answering(status(404), status(404), status(404), status(404), order_json)
+    async with client(handler, breaker_threshold=3) as service:
+        for _ in range(4):  # "no such order" is an answer, not a failing system
+            with pytest.raises(OrderNotFound):
+                await service.get_order("999999")
+        assert (await service.get_order("123456")).status == "out for delivery"
+    assert len(calls) == 5

@@ -467,5 +467,5 @@ async def test_a_ticket_that_cannot_be_marked_is_still_given_to_the_customer(
     caplog.set_level(logging.WARNING)
     async with webhook(Ticketing(500, 500, 500), documents) as tickets:
         assert await tickets.create(TICKET) == TICKET
-    assert "ticket T-7K2M could not be marked undelivered: the store is full" in caplog.text
+    assert "ticket T-7K2M could not be marked undelivered: the store is full" in caplog.messages
     assert ticket_key("T-7K2M") in documents._entries

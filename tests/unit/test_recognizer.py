@@ -140,13 +140,25 @@ def test_without_its_sentence_encoder_the_classifier_still_answers(
     try:
         with caplog.at_level(logging.ERROR):
             classifier = IntentClassifier.train(
-                ["where is my order", "track my parcel", "hello", "hi there"],
-                ["orderStatus", "orderStatus", "greeting", "greeting"],
-            )
+                ["where is my order", "track my parcel", "hello", "hi there", "book a repair",
+                 "I need an appointment"],
+                ["orderStatus", "orderStatus", "greeting", "greeting", "bookAppointment",
+                 "bookAppointment"],
+            )  # fmt: skip
         assert "intents from TF-IDF alone" in caplog.text
         assert classifier.rank("where is my parcel")[0][0] == "orderStatus"
     finally:
         shared_encoder.cache_clear()
+    missing = tmp_path / "nowhere" / "model.onnx"
+    with pytest.raises(EncoderUnavailable, match=f"^{missing}: No such file or directory$"):
+        SentenceEncoder(missing, TOKENIZER)
+    # Saved where the encoder was missing, loaded where it is: words alone still answer,
+    # even for a message they are unsure of.
+    classifier.save(tmp_path / "model")
+    monkeypatch.undo()  # the pinned model is back
+    loaded = IntentClassifier.load(tmp_path / "model")
+    assert max(loaded._score("zzz qqq")) < CONSULT_BELOW
+    assert loaded.rank("zzz qqq") == classifier.rank("zzz qqq")
 
 
 def nlu(*arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

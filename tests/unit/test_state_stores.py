@@ -143,6 +143,16 @@ async def test_a_sqlite_store_that_does_not_answer_is_unavailable_at_its_deadlin
     await store.close()
 
 
+async def test_sqlite_makes_its_data_folder_however_deep(tmp_path: Path) -> None:
+    store = SqliteDocumentStore(tmp_path / "app" / "data")  # neither folder exists yet
+    await store.open()
+    await store.write({"webchat/conversations/c1": DocumentWrite({"step": 1})})
+    assert (await store.read(["webchat/conversations/c1"]))["webchat/conversations/c1"].data == {
+        "step": 1
+    }
+    await store.close()
+
+
 async def test_sqlite_reports_a_broken_file_as_unavailable(tmp_path: Path) -> None:
     (tmp_path / SqliteDocumentStore.FILE_NAME).write_bytes(b"this is not a database" * 100)
     store = SqliteDocumentStore(tmp_path)
