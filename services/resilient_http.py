@@ -128,8 +128,10 @@ class ResilientJsonClient:
         except OpenedState:
             raise Unavailable(f"circuit open: the {self.name} keeps failing") from None
         except (_TransientFailure, BadAnswer, TimeoutError) as error:
-            log.warning("%s call failed: %s", self.name, error or "deadline passed")
-            raise Unavailable(str(error) or "deadline passed") from error
+            # A deadline's TimeoutError says nothing of itself.
+            reason = str(error) or "deadline passed"
+            log.warning("%s call failed: %s", self.name, reason)
+            raise Unavailable(reason) from error
         raise AssertionError("unreachable: tenacity returns or raises")
 
     def _wait(self, retry_state: RetryCallState) -> float:

@@ -68,6 +68,7 @@ async def test_an_order_is_read_with_the_api_key() -> None:
     assert order.eta == datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
     assert calls[0].path == "/orders/123456"
     assert calls[0].headers["X-API-Key"] == "key-123"
+    assert calls[0].headers["Accept"] == "application/json"
 
 
 async def test_404_means_no_such_order_and_is_not_retried() -> None:
@@ -161,7 +162,9 @@ async def test_an_unreachable_order_system_is_unavailable() -> None:
     service = HttpOrderService("http://127.0.0.1:9", deadline=2.0)
     await service.open()
     try:
-        with pytest.raises(OrderServiceUnavailable, match="unreachable"):
+        with pytest.raises(
+            OrderServiceUnavailable, match=r"^order system unreachable: ClientConnectorError$"
+        ):
             await service.get_order("123456")
     finally:
         await service.close()
@@ -358,3 +361,62 @@ async def test_customers_asking_for_orders_that_do_not_exist_never_open_the_circ
                 await service.get_order("999999")
         assert (await service.get_order("123456")).status == "out for delivery"
     assert len(calls) == 5
+
+
+async def test_a_redirect_is_not_followed_so_the_key_stays_with_the_order_system() -> None:
+    elsewhere: list[web.Request] = []
+
+    async def other_host(request: web.Request) -> web.Response:
+        elsewhere.append(request)
+        return order_json()
+
+    app = web.Application()
+    app.router.add_get("/orders/{number}", other_host)
+    async with serve(app) as other_url:
+        handler, calls = answering(
+            lambda: web.Response(status=302, headers={"Location": f"{other_url}/orders/123456"})
+        )
+        async with client(handler) as service:
+            with pytest.raises(OrderServiceUnavailable, match=r"^order system answered 302$"):
+                await service.get_order("123456")
+    assert len(calls) == 1 and elsewhere == []
+
+
+async def test_a_client_answers_only_between_open_and_close_and_a_trailing_slash_is_fine() -> None:
+    handler, calls = answering(order_json)
+    async with order_system(handler) as base_url:
+        service = HttpOrderService(f"{base_url}/", "key-123")
+        with pytest.raises(RuntimeError, match=r"^the order system client's open\(\) was not"):
+            await service.get_order("123456")
+        await service.open()
+        assert (await service.get_order("123456")).status == "out for delivery"
+        await service.close()
+        with pytest.raises(RuntimeError, match="open"):
+            await service.get_order("123456")
+    assert [call.path for call in calls] == ["/orders/123456"]
+
+
+async def test_by_default_four_attempts_and_five_failed_calls_open_the_circuit() -> None:
+    handler, calls = answering(status(503))
+    async with client(handler) as service:
+        with pytest.raises(OrderServiceUnavailable):
+            await service.get_order("123456")
+        assert len(calls) == 4
+    handler, calls = answering(status(503))
+    async with client(handler, max_attempts=1) as service:
+        for _ in range(5):
+            with pytest.raises(OrderServiceUnavailable, match=r"^order system answered 503$"):
+                await service.get_order("123456")
+        with pytest.raises(OrderServiceUnavailable, match="circuit open"):
+            await service.get_order("123456")
+    assert len(calls) == 5
+
+
+async def test_a_hanging_order_system_is_reported_as_the_deadline_passing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler, _ = answering(None)
+    async with client(handler, attempt_timeout=5.0, deadline=0.3) as service:
+        with pytest.raises(OrderServiceUnavailable, match=r"^deadline passed$"):
+            await service.get_order("123456")
+    assert "order system call failed: deadline passed" in caplog.messages
