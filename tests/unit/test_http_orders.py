@@ -340,7 +340,12 @@ def test_retry_after_is_read_in_seconds_or_as_a_date_and_never_below_zero() -> N
 async def test_what_the_order_system_said_reaches_the_caller(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    handler, _ = answering(status(404), status(403), lambda: web.json_response({"status": "x"}))
+    handler, _ = answering(
+        status(404),
+        status(403),
+        lambda: web.json_response({"status": "x"}),
+        lambda: web.Response(status=300, text="<html>choose</html>"),
+    )
     async with client(handler) as service:
         with pytest.raises(OrderNotFound) as missing:
             await service.get_order("999999")
@@ -351,6 +356,9 @@ async def test_what_the_order_system_said_reaches_the_caller(
         assert (await service.get_order("234567")).order_number == "234567"
         with pytest.raises(ValueError, match=r"^an order number is digits only$"):
             await service.get_order("12a456")
+        # Not a 2xx: what it said is not read as an order, nor as JSON.
+        with pytest.raises(OrderServiceUnavailable, match=r"^order system answered 300$"):
+            await service.get_order("123456")
 
 
 async def test_customers_asking_for_orders_that_do_not_exist_never_open_the_circuit() -> None:
